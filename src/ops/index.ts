@@ -1,0 +1,26 @@
+/**
+ * The differentiable S3N operations, functional and NHWC. Import them as
+ * `import { ops } from 's3n-layers'`.
+ *
+ * @module ops
+ */
+export { gridSample } from './grid_sample';
+export type { GridSampleOptions, GridSampleMode, GridSamplePaddingMode } from './grid_sample';
+export { findPeaks } from './find_peaks';
+export type { FindPeaksOptions, PeakFilter } from './find_peaks';
+export { peakAggregation } from './peak_aggregation';
+export { gaussianKernel } from './gaussian_kernel';
+export { saliencyFilter, saliencyGrid } from './saliency_grid';
+export type { SaliencyGridOptions } from './saliency_grid';
+export {
+  decisionMap,
+  sparseAttentionMaps,
+  selectiveSparseSampling,
+} from './selective_sampling';
+export type {
+  AttentionMode,
+  DecisionMapOptions,
+  SparseAttentionOptions,
+  SelectiveSamplingOptions,
+  SelectiveSamplingResult,
+} from './selective_sampling';

@@ -1,0 +1,59 @@
+/**
+ * Reads the golden vectors produced from the authors' PyTorch code (`../shared/golden`, or the
+ * folder named by `S3N_GOLDEN_DIR`). A missing folder or file is an error: parity tests must
+ * fail, never skip, when the reference data is absent.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface GoldenArray {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: number[];
+}
+
+export interface GoldenCase {
+  name: string;
+  description: string;
+  layout: string;
+  params: Record<string, unknown>;
+  inputs: Record<string, GoldenArray>;
+  outputs: Record<string, GoldenArray>;
+}
+
+export const GOLDEN_DIR = process.env.S3N_GOLDEN_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'golden');
+
+const cache = new Map<string, GoldenCase>();
+
+/** Loads `<GOLDEN_DIR>/<name>.json`; throws with the path when it is missing. */
+export function loadGolden(name: string): GoldenCase {
+  const file = path.join(GOLDEN_DIR, `${name}.json`);
+  if (!fs.existsSync(file)) {
+    throw new Error(`golden file not found: ${file} (shared/ must sit beside the checkout, or set S3N_GOLDEN_DIR)`);
+  }
+  let c = cache.get(file);
+  if (!c) {
+    c = JSON.parse(fs.readFileSync(file, 'utf8')) as GoldenCase;
+    cache.set(file, c);
+  }
+  return c;
+}
+
+/** Looks up an entry of `inputs` or `outputs`, failing loudly if the golden file lacks it. */
+export function entry(c: GoldenCase, name: string): GoldenArray {
+  const e = c.inputs[name] ?? c.outputs[name];
+  if (!e) throw new Error(`golden case ${c.name} has no entry '${name}'`);
+  return e;
+}
+
+/** The entry as a tensor in PyTorch's own layout (exact float32 bits). */
+export function goldenTensor(c: GoldenCase, name: string): tf.Tensor {
+  const e = entry(c, name);
+  return e.dtype === 'int32' ? tf.tensor(Int32Array.from(e.data), e.shape, 'int32') : tf.tensor(Float32Array.from(e.data), e.shape, 'float32');
+}
+
+/** A rank-4 NCHW entry converted to NHWC. */
+export function goldenNHWC(c: GoldenCase, name: string): tf.Tensor4D {
+  return tf.tidy(() => tf.transpose(goldenTensor(c, name) as tf.Tensor4D, [0, 2, 3, 1]));
+}

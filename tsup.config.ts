@@ -1,0 +1,13 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: { index: 'src/index.ts' },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'es2020',
+  // tfjs must stay external: a second bundled copy of tfjs-core breaks kernel and
+  // layer registration.
+  external: [/^@tensorflow\//],
+});
