@@ -12,15 +12,11 @@ export { peakAggregation } from './peak_aggregation';
 export { gaussianKernel } from './gaussian_kernel';
 export { saliencyFilter, saliencyGrid } from './saliency_grid';
 export type { SaliencyGridOptions } from './saliency_grid';
-export {
-  decisionMap,
-  sparseAttentionMaps,
-  selectiveSparseSampling,
-} from './selective_sampling';
-export type {
-  AttentionMode,
-  DecisionMapOptions,
-  SparseAttentionOptions,
-  SelectiveSamplingOptions,
-  SelectiveSamplingResult,
-} from './selective_sampling';
+export { stopGradient } from './stop_gradient';
+export { decisionMap } from './decision_map';
+export type { DecisionMapOptions, DecisionMapResult } from './decision_map';
+export { sparseAttentionMaps, ATTENTION_MODES } from './sparse_attention';
+export type { AttentionMode, SparseAttentionOptions, SparseAttentionResult } from './sparse_attention';
+export { selectiveSparseSampling } from './selective_sampling';
+export type { SelectiveSamplingOptions, SelectiveSamplingResult } from './selective_sampling';
+export type { ScalarLike } from './validation';

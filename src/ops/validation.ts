@@ -89,7 +89,7 @@ export function checkScalarLike(fn: string, name: string, value: unknown, allowZ
   if (value instanceof tf.Tensor) {
     if (value.size !== 1) fail(fn, name, 'a number or a tensor with one element', `shape [${value.shape.join(',')}]`);
     if (value.dtype !== 'float32') fail(fn, name, 'a float32 tensor', `dtype ${value.dtype}`);
-    return value.reshape([]);
+    return tf.reshape(value, []);
   }
   checkPositive(fn, name, value, allowZero);
   return tf.scalar(value);

@@ -1,6 +1,9 @@
 // Every test runs on the pure-JS cpu backend unless it selects another one itself.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core alone registers no gradients; tfjs-layers (which the package's entry imports)
+// registers all of them. Tests import ops from src/ directly, so load it here as the package does.
+import '@tensorflow/tfjs-layers';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -1,0 +1,113 @@
+/**
+ * `SaliencySampler`: image + saliency map → resampled image (paper sec. 3.3; Recasens et al.,
+ * "Learning to Zoom", ECCV 2018; the authors' `create_grid` followed by `grid_sample`). Regions
+ * of high saliency get more output pixels, the rest keeps its context at a lower resolution.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { gridSample } from '../ops/grid_sample';
+import { saliencyFilter, saliencyGrid } from '../ops/saliency_grid';
+import { checkBoolean, checkInteger, checkPositive, fail, toSize2d } from '../ops/validation';
+import { checkShapeRank, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
+
+export interface SaliencySamplerArgs extends LayerArgs {
+  /** Size of the resampled image, a number or `[height, width]`. The source image may be larger. */
+  outputSize: number | [number, number];
+  /** Replicate padding of the saliency map; the filter is `2·paddingSize+1` wide. Default 30. */
+  paddingSize?: number;
+  /** Full width at half maximum of the Gaussian filter, in saliency pixels. Default 13. */
+  fwhm?: number;
+  /**
+   * Learn the filter, as the authors do (a full `(2P+1)²` weight initialised with the Gaussian).
+   * When false the fixed Gaussian is applied in separable form, which is much cheaper.
+   * Default true.
+   */
+  trainableFilter?: boolean;
+}
+
+/**
+ * Inputs `[image, saliency]`: image `[batch, height, width, channels]`, saliency
+ * `[batch, size, size]` (positive). Output `[batch, outHeight, outWidth, channels]`.
+ * Bilinear sampling, zeros outside, corners aligned, as the authors' code. Gradients flow to
+ * the image, the saliency map and (when trainable) the filter.
+ *
+ * @example
+ * ```ts
+ * const sampler = new SaliencySampler({ outputSize: 448 });
+ * const zoomed = sampler.apply([image, zoomSaliency]) as tf.Tensor4D;
+ * ```
+ */
+export class SaliencySampler extends tfl.layers.Layer {
+  static className = 'S3NSaliencySampler';
+  readonly outputSize: [number, number];
+  readonly paddingSize: number;
+  readonly fwhm: number;
+  readonly trainableFilter: boolean;
+  private filter: tfl.LayerVariable | null = null;
+
+  constructor(args: SaliencySamplerArgs) {
+    super(args);
+    const fn = 'SaliencySampler';
+    if (args == null || typeof args !== 'object') fail(fn, 'args', 'an object with at least {outputSize}', String(args));
+    this.outputSize = toSize2d(fn, 'outputSize', args.outputSize);
+    this.paddingSize = args.paddingSize ?? 30;
+    checkInteger(fn, 'paddingSize', this.paddingSize, 1);
+    this.fwhm = args.fwhm ?? 13;
+    checkPositive(fn, 'fwhm', this.fwhm);
+    this.trainableFilter = args.trainableFilter ?? true;
+    checkBoolean(fn, 'trainableFilter', this.trainableFilter);
+  }
+
+  private checkShapes(inputShape: Shape | Shape[]): [Shape, Shape] {
+    const [image, saliency] = shapeList('SaliencySampler', inputShape, 2, 'image, saliency');
+    checkShapeRank('SaliencySampler', 'image', image, 4, '[batch, height, width, channels]');
+    checkShapeRank('SaliencySampler', 'saliency', saliency, 3, '[batch, size, size]');
+    return [image, saliency];
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    this.checkShapes(inputShape);
+    if (this.trainableFilter) {
+      const k = 2 * this.paddingSize + 1;
+      this.filter = this.addWeight('filter', [k, k], 'float32', tfl.initializers.zeros());
+      this.filter.write(tf.tidy(() => saliencyFilter(k, this.fwhm)));
+    }
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const [image] = this.checkShapes(inputShape);
+    return [image[0], this.outputSize[0], this.outputSize[1], image[3]];
+  }
+
+  /** The sampling grid `[batch, outHeight, outWidth, 2]` of a saliency map `[batch, size, size]`. */
+  grid(saliency: tf.Tensor3D): tf.Tensor4D {
+    return saliencyGrid(saliency, {
+      outputSize: this.outputSize,
+      paddingSize: this.paddingSize,
+      fwhm: this.fwhm,
+      filter: this.filter ? (this.filter.read() as tf.Tensor2D) : undefined,
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const [image, saliency] = tensorList('SaliencySampler', inputs, 2, 'image, saliency') as [tf.Tensor4D, tf.Tensor3D];
+      if (image.shape[0] !== saliency.shape[0]) {
+        fail('SaliencySampler', 'saliency', `a batch of ${image.shape[0]} like image`, `a batch of ${saliency.shape[0]}`);
+      }
+      return gridSample(image, this.grid(saliency), { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      outputSize: this.outputSize,
+      paddingSize: this.paddingSize,
+      fwhm: this.fwhm,
+      trainableFilter: this.trainableFilter,
+    };
+  }
+}
+registerLayer(SaliencySampler);

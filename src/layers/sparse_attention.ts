@@ -1,0 +1,155 @@
+/**
+ * `SparseAttention`: class response maps → discriminative and complementary saliency maps
+ * (paper sec. 3.1–3.2; the authors' `generate_map` up to the sampling grids). Holds the two
+ * learnable radii, each a weight of its own so an optimiser can give it its own learning rate.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { decisionMap } from '../ops/decision_map';
+import { stopGradient } from '../ops/stop_gradient';
+import { ATTENTION_MODES, AttentionMode, sparseAttentionMaps, SparseAttentionResult } from '../ops/sparse_attention';
+import { checkInteger, checkOneOf, checkPositive, fail } from '../ops/validation';
+import { checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
+
+export interface SparseAttentionArgs extends LayerArgs {
+  /** Side of the square saliency maps; the class response maps are resized to it (bilinear, corners aligned). Default 31. */
+  gridSize?: number;
+  /** Initial discriminative radius, a fraction of `gridSize`. Default 0.09. */
+  radius?: number;
+  /** Initial complementary radius. Default 0.3. */
+  radiusInv?: number;
+  /** Constant floor of both maps. Default 0.09. */
+  baseRatio?: number;
+  /** Gate: top-k classes (default 5) and entropy threshold δ (default 0.2), see {@link decisionMap}. */
+  topK?: number;
+  entropyThreshold?: number;
+  /** Mode used when called with `training: true`. Default `'all'` (the first stage of the authors' schedule). */
+  trainingMode?: AttentionMode;
+  /** Mode used otherwise. Default `'extreme'` (the authors' evaluation after the first stage). */
+  inferenceMode?: AttentionMode;
+  /** Seed of the `'random'` draws: call n uses `seed + n`. Unseeded by default. */
+  seed?: number;
+}
+
+/**
+ * Maps class response maps `[batch, height, width, classes]` to two saliency maps
+ * `[batch, gridSize, gridSize]`: `[zoom, inverse]`. Gradients reach the radius weights; the
+ * class response maps are constants here, as in the authors' code.
+ *
+ * @example
+ * ```ts
+ * const attention = new SparseAttention({ gridSize: 31 });
+ * const [zoom, inverse] = attention.apply(crms, { training: true }) as tf.Tensor3D[];
+ * ```
+ */
+export class SparseAttention extends tfl.layers.Layer {
+  static className = 'S3NSparseAttention';
+  readonly gridSize: number;
+  readonly initialRadius: number;
+  readonly initialRadiusInv: number;
+  readonly baseRatio: number;
+  readonly topK: number;
+  readonly entropyThreshold: number;
+  trainingMode: AttentionMode;
+  inferenceMode: AttentionMode;
+  readonly seed?: number;
+  private calls = 0;
+  private radius!: tfl.LayerVariable;
+  private radiusInv!: tfl.LayerVariable;
+
+  constructor(args: SparseAttentionArgs = {}) {
+    super(args);
+    const fn = 'SparseAttention';
+    this.gridSize = args.gridSize ?? 31;
+    checkInteger(fn, 'gridSize', this.gridSize, 3);
+    this.initialRadius = args.radius ?? 0.09;
+    checkPositive(fn, 'radius', this.initialRadius);
+    this.initialRadiusInv = args.radiusInv ?? 0.3;
+    checkPositive(fn, 'radiusInv', this.initialRadiusInv);
+    this.baseRatio = args.baseRatio ?? 0.09;
+    checkPositive(fn, 'baseRatio', this.baseRatio);
+    this.topK = args.topK ?? 5;
+    checkInteger(fn, 'topK', this.topK, 1);
+    this.entropyThreshold = args.entropyThreshold ?? 0.2;
+    checkPositive(fn, 'entropyThreshold', this.entropyThreshold, true);
+    this.trainingMode = args.trainingMode ?? 'all';
+    this.inferenceMode = args.inferenceMode ?? 'extreme';
+    checkOneOf(fn, 'trainingMode', this.trainingMode, ATTENTION_MODES);
+    checkOneOf(fn, 'inferenceMode', this.inferenceMode, ATTENTION_MODES);
+    if (args.seed !== undefined) checkInteger(fn, 'seed', args.seed, 0);
+    this.seed = args.seed;
+  }
+
+  /** Sets the modes used in training and in inference (the three-stage schedule calls this). */
+  setModes(modes: { training?: AttentionMode; inference?: AttentionMode }): void {
+    if (modes.training !== undefined) checkOneOf('SparseAttention.setModes', 'training', modes.training, ATTENTION_MODES);
+    if (modes.inference !== undefined) checkOneOf('SparseAttention.setModes', 'inference', modes.inference, ATTENTION_MODES);
+    this.trainingMode = modes.training ?? this.trainingMode;
+    this.inferenceMode = modes.inference ?? this.inferenceMode;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    this.checkInputShape(singleShape(inputShape));
+    this.radius = this.addWeight('radius', [1], 'float32', tfl.initializers.constant({ value: this.initialRadius }));
+    this.radiusInv = this.addWeight('radius_inv', [1], 'float32', tfl.initializers.constant({ value: this.initialRadiusInv }));
+    this.built = true;
+  }
+
+  private checkInputShape(shape: Shape): void {
+    checkShapeRank('SparseAttention', 'input', shape, 4, '[batch, height, width, classes]');
+    const classes = shape[3];
+    if (classes != null && classes < 2) fail('SparseAttention', 'input', 'class response maps with at least 2 classes', `${classes}`);
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape[] {
+    const shape = singleShape(inputShape);
+    this.checkInputShape(shape);
+    const out: Shape = [shape[0], this.gridSize, this.gridSize];
+    return [out, out.slice()];
+  }
+
+  /** The full result (decision map and peaks included) for inspection and pictures. */
+  attend(classResponseMaps: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): SparseAttentionResult & { decision: tf.Tensor3D } {
+    if (!this.built) this.build(classResponseMaps.shape);
+    const mode = options.mode ?? (options.training ? this.trainingMode : this.inferenceMode);
+    return tf.tidy(() => {
+      // Constants for the sampler (the authors compute them under no_grad).
+      const crms = stopGradient(classResponseMaps);
+      const [h, w] = crms.shape.slice(1, 3);
+      const maps = h === this.gridSize && w === this.gridSize ? crms : tf.image.resizeBilinear(crms, [this.gridSize, this.gridSize], true);
+      const { decision } = decisionMap(maps, { topK: this.topK, entropyThreshold: this.entropyThreshold });
+      const seed = mode === 'random' && this.seed !== undefined ? this.seed + this.calls++ : undefined;
+      const result = sparseAttentionMaps(decision, {
+        mode,
+        radius: this.radius.read(),
+        radiusInv: this.radiusInv.read(),
+        baseRatio: this.baseRatio,
+        seed,
+      });
+      return { ...result, decision };
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
+    return tf.tidy(() => {
+      const { zoom, inverse } = this.attend(single(inputs) as tf.Tensor4D, { training: isTraining(kwargs) });
+      return [zoom, inverse];
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      gridSize: this.gridSize,
+      radius: this.initialRadius,
+      radiusInv: this.initialRadiusInv,
+      baseRatio: this.baseRatio,
+      topK: this.topK,
+      entropyThreshold: this.entropyThreshold,
+      trainingMode: this.trainingMode,
+      inferenceMode: this.inferenceMode,
+      ...(this.seed !== undefined ? { seed: this.seed } : {}),
+    };
+  }
+}
+registerLayer(SparseAttention);

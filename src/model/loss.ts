@@ -1,0 +1,61 @@
+/**
+ * The S3N training loss (the authors' `multi_smooth_loss`): cross-entropy on the fused and the
+ * discriminative logits, label-smoothed cross-entropy on the raw and the complementary logits.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkTensor, fail } from '../ops/validation';
+
+export interface S3NLossOptions {
+  /**
+   * Probability given to the true class by the smoothed targets of the raw and complementary
+   * outputs; the rest is spread evenly over the other classes. Default 0.85.
+   */
+  smoothRatio?: number;
+  /** Weights of the four terms, in output order (fused, raw, discriminative, complementary). Default all 1. */
+  weights?: [number, number, number, number];
+}
+
+/**
+ * `-mean(Σ_c t_c · log softmax(logits)_c)` with `t = smoothRatio` on the true class and
+ * `(1 - smoothRatio)/(C - 1)` elsewhere. `smoothRatio = 1` is plain cross-entropy.
+ *
+ * @param logits `[batch, classes]`.
+ * @param labels `[batch]` int32 class indices.
+ */
+export function smoothCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smoothRatio = 1): tf.Scalar {
+  return tf.tidy(() => {
+    const classes = logits.shape[1];
+    const onehot = tf.cast(tf.oneHot(labels, classes), 'float32');
+    const other = classes > 1 ? (1 - smoothRatio) / (classes - 1) : 0;
+    const target = tf.add(tf.mul(onehot, smoothRatio - other), other);
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), target), 1))) as tf.Scalar;
+  });
+}
+
+/**
+ * The S3N loss of the four outputs `[fused, raw, discriminative, complementary]`.
+ *
+ * @param labels `[batch]` int32 class indices.
+ *
+ * @example
+ * ```ts
+ * const outputs = s3n.model.apply(images, { training: true }) as tf.Tensor2D[];
+ * const loss = s3nLoss(outputs, labels);
+ * ```
+ */
+export function s3nLoss(outputs: tf.Tensor[], labels: tf.Tensor, options: S3NLossOptions = {}): tf.Scalar {
+  const fn = 's3nLoss';
+  if (!Array.isArray(outputs) || outputs.length !== 4) {
+    fail(fn, 'outputs', 'the 4 logits [fused, raw, discriminative, complementary]', Array.isArray(outputs) ? `${outputs.length} tensors` : 'a single tensor');
+  }
+  outputs.forEach((o, i) => checkTensor(fn, `outputs[${i}]`, o, 2, '[batch, classes]'));
+  checkTensor(fn, 'labels', labels, 1, '[batch] of class indices');
+  if (labels.dtype !== 'int32') fail(fn, 'labels', 'an int32 tensor of class indices', `dtype ${labels.dtype}`);
+  if (labels.shape[0] !== outputs[0].shape[0]) fail(fn, 'labels', `${outputs[0].shape[0]} labels like the batch`, `${labels.shape[0]}`);
+  const { smoothRatio = 0.85, weights = [1, 1, 1, 1] } = options;
+  if (!(smoothRatio > 0 && smoothRatio <= 1)) fail(fn, 'smoothRatio', 'a number in (0, 1]', String(smoothRatio));
+  const ratios = [1, smoothRatio, 1, smoothRatio];
+  return tf.tidy(() =>
+    tf.addN(outputs.map((o, i) => tf.mul(smoothCrossEntropy(o as tf.Tensor2D, labels as tf.Tensor1D, ratios[i]), weights[i]))) as tf.Scalar,
+  );
+}

@@ -1,0 +1,97 @@
+/**
+ * The decision map of S3N (paper sec. 3.1, "class peak responses"; the authors' `generate_map`,
+ * first half): an entropy gate on the top-k class probabilities chooses which class response
+ * map(s) the peaks are taken from, and the chosen map is min-max normalised to [0, 1].
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { stopGradient } from './stop_gradient';
+import { checkFloat, checkInteger, checkPositive, checkTensor, fail } from './validation';
+
+export interface DecisionMapOptions {
+  /**
+   * Class logits `[batch, classes]` used for the gate. Default: the spatial mean of the maps,
+   * which is how the authors' code computes the raw logits.
+   */
+  classScores?: tf.Tensor2D;
+  /** How many top classes take part in the gate and in the averaged map. Default 5. */
+  topK?: number;
+  /**
+   * δ of the gate. With `p` the top-k softmax probabilities, the network is "confident" when
+   * `Σ p·ln p > −δ` (the top-k partial entropy is below δ); it then uses the top-1 map, and
+   * otherwise the mean of the top-k maps. Default 0.2.
+   */
+  entropyThreshold?: number;
+}
+
+export interface DecisionMapResult {
+  /**
+   * `[batch, height, width]`, min-max normalised to [0, 1]. A map that cannot be normalised
+   * (constant, or holding NaN/Inf) is all zeros and marked invalid.
+   */
+  decision: tf.Tensor3D;
+  /** `[batch]` bool: true where the normalised map is usable (finite and not constant). */
+  valid: tf.Tensor1D;
+  /** `[batch]` bool: true where the gate chose the top-1 map. */
+  confident: tf.Tensor1D;
+}
+
+/**
+ * Builds the decision map from class response maps.
+ *
+ * 1. `p = softmax(scores)`; take the top-k probabilities and their classes.
+ * 2. Gate: `Σ_{i<k} p_i ln p_i > −δ` → top-1 class map, else the mean of the top-k maps.
+ * 3. Min-max normalise each map to [0, 1].
+ *
+ * No gradient flows back to the maps or scores (they are constants for the sampler, as in the
+ * authors' code). Batch-vectorised; no host synchronisation.
+ *
+ * @param classResponseMaps `[batch, height, width, classes]`.
+ * @returns the normalised map `[batch, height, width]`, its validity and the gate decision.
+ *
+ * @example
+ * ```ts
+ * const crms = tf.randomNormal([2, 31, 31, 200]) as tf.Tensor4D;
+ * const { decision } = ops.decisionMap(crms);          // [2, 31, 31], values in [0, 1]
+ * ```
+ */
+export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMapOptions = {}): DecisionMapResult {
+  const fn = 'decisionMap';
+  checkTensor(fn, 'classResponseMaps', classResponseMaps, 4, '[batch, height, width, classes]');
+  checkFloat(fn, 'classResponseMaps', classResponseMaps);
+  const [batch, , , classes] = classResponseMaps.shape;
+  if (classes < 2) fail(fn, 'classResponseMaps', 'a tensor with at least 2 classes in its last dimension', `${classes}`);
+  const { topK = 5, entropyThreshold = 0.2, classScores } = options;
+  checkInteger(fn, 'topK', topK, 1);
+  checkPositive(fn, 'entropyThreshold', entropyThreshold, true);
+  if (classScores !== undefined) {
+    checkTensor(fn, 'classScores', classScores, 2, '[batch, classes]');
+    if (classScores.shape[0] !== batch || classScores.shape[1] !== classes) {
+      fail(fn, 'classScores', `of shape [${batch},${classes}] to match classResponseMaps`, `shape [${classScores.shape.join(',')}]`);
+    }
+  }
+  const k = Math.min(topK, classes);
+
+  return tf.tidy(() => {
+    const maps = stopGradient(classResponseMaps);
+    const scores = classScores ? stopGradient(classScores) : tf.mean(maps, [1, 2]);
+    const prob = tf.softmax(scores);
+    const top = tf.topk(prob, k);
+    // Σ p ln p with 0·ln 0 = 0.
+    const pLogP = tf.where(tf.greater(top.values, 0), tf.mul(top.values, tf.log(top.values)), tf.zerosLike(top.values));
+    const confident = tf.greater(tf.sum(pLogP, 1), -entropyThreshold) as tf.Tensor1D;
+
+    const chosen = tf.gather(tf.transpose(maps, [0, 3, 1, 2]), top.indices, 1, 1) as tf.Tensor4D; // [B,k,H,W]
+    const top1 = tf.squeeze(tf.slice(chosen, [0, 0, 0, 0], [-1, 1, -1, -1]), [1]);
+    const meanK = tf.mean(chosen, 1);
+    const raw = tf.where(tf.reshape(confident, [batch, 1, 1]), top1, meanK) as tf.Tensor3D;
+
+    const lo = tf.min(raw, [1, 2], true);
+    const range = tf.sub(tf.max(raw, [1, 2], true), lo);
+    const finite = tf.isFinite(tf.sum(raw, [1, 2], true));
+    const valid3 = tf.logicalAnd(finite, tf.greater(range, 0));
+    const safeRange = tf.where(valid3, range, tf.onesLike(range));
+    const normalised = tf.where(valid3, tf.div(tf.sub(raw, lo), safeRange), tf.zerosLike(raw)) as tf.Tensor3D;
+    // A NaN can survive `where` only where valid3 is true, which requires a finite map.
+    return { decision: normalised, valid: tf.reshape(valid3, [batch]) as tf.Tensor1D, confident };
+  });
+}
