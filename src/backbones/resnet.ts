@@ -5,7 +5,7 @@
  * A backbone maps images `[batch, height, width, 3]` to features `[batch, h, w, depth]`.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, describe, fail, toSize2d } from '../ops/validation';
+import { checkInteger, describe, fail, formatShape, toSize2d } from '../ops/validation';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -139,6 +139,6 @@ export function cutBackbone(model: tfl.LayersModel, layerName: string): tfl.Laye
   const output = model.getLayer(layerName).output;
   if (Array.isArray(output)) fail('cutBackbone', 'layerName', 'a layer with a single output', `'${layerName}' with ${output.length} outputs`);
   const rank = output.shape.length;
-  if (rank !== 4) fail('cutBackbone', 'layerName', 'a layer whose output has rank 4 [batch, height, width, depth]', `'${layerName}' with output shape [${output.shape.join(',')}]`);
+  if (rank !== 4) fail('cutBackbone', 'layerName', 'a layer whose output has rank 4 [batch, height, width, depth]', `'${layerName}' with output shape ${formatShape(output.shape)}`);
   return tfl.model({ inputs: model.inputs, outputs: output, name: `${model.name}_to_${layerName}` });
 }

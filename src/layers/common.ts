@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { fail } from '../ops/validation';
+import { fail, formatShape } from '../ops/validation';
 
 export type { Kwargs, LayerArgs, Shape };
 
@@ -29,7 +29,7 @@ export function isTraining(kwargs: Kwargs | undefined): boolean {
 /** Checks a symbolic or concrete input shape's rank (batch dimension included). */
 export function checkShapeRank(fn: string, name: string, shape: Shape, rank: number, layout: string): void {
   if (shape.length !== rank) {
-    fail(fn, name, `of rank ${rank} ${layout}`, `shape [${shape.map((d) => (d === null ? 'null' : d)).join(',')}]`);
+    fail(fn, name, `of rank ${rank} ${layout}`, `shape ${formatShape(shape)}`);
   }
 }
 

@@ -18,7 +18,7 @@ import { SaliencySampler } from '../layers/saliency_sampler';
 import { SparseAttention } from '../layers/sparse_attention';
 import { gridSample } from '../ops/grid_sample';
 import type { AttentionMode } from '../ops/sparse_attention';
-import { checkInteger, checkTensor, describe, fail } from '../ops/validation';
+import { checkInteger, checkTensor, describe, fail, formatShape } from '../ops/validation';
 import { s3nLoss, S3NLossOptions } from './loss';
 import { GroupedSGD, GroupedSGDOptions, ParamGroup } from './optimizer';
 import { stageModes } from './schedule';
@@ -127,10 +127,10 @@ export class S3N {
     const inShape = backbone.inputs[0].shape;
     const outShape = backbone.outputs[0].shape;
     if (inShape.length !== 4 || inShape.slice(1).some((d) => d == null)) {
-      fail(fn, 'backbone', 'a model whose input is [batch, height, width, channels] with known sizes', `input shape [${inShape.join(',')}]`);
+      fail(fn, 'backbone', 'a model whose input is [batch, height, width, channels] with known sizes', `input shape ${formatShape(inShape)}`);
     }
     if (outShape.length !== 4) {
-      fail(fn, 'backbone', 'a model whose output has rank 4 [batch, h, w, depth]', `output shape [${outShape.join(',')}]`);
+      fail(fn, 'backbone', 'a model whose output has rank 4 [batch, h, w, depth]', `output shape ${formatShape(outShape)}`);
     }
     const [, height, width] = inShape as number[];
     const seed = options.seed;

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { findPeaks } from './find_peaks';
+import { stopGradient } from './stop_gradient';
 import { checkOneOf, checkScalarLike, checkTensor, checkFloat, fail, ScalarLike } from './validation';
 
 /**
@@ -116,10 +117,10 @@ export function sparseAttentionMaps(decision: tf.Tensor3D, options: SparseAttent
     const P = size * size;
     const peakMask = peaks
       ? tf.cast(peaks, 'float32')
-      : (tf.squeeze(findPeaks(tf.expandDims(decision, 3) as tf.Tensor4D, { windowSize: 3, filter: 'mean' }), [3]) as tf.Tensor3D);
+      : (tf.squeeze(findPeaks(tf.expandDims(stopGradient(decision), 3) as tf.Tensor4D, { windowSize: 3, filter: 'mean' }), [3]) as tf.Tensor3D);
     // A peak needs a positive score: 1/s weights the complementary map. Under the mean filter
     // only an all-zero (unusable) decision map has a zero-score peak.
-    const flat = tf.reshape(decision, [batch, P]);
+    const flat = tf.reshape(stopGradient(decision), [batch, P]); // scores are constants
     const isPeak = tf.logicalAnd(tf.greater(tf.reshape(peakMask, [batch, P]), 0), tf.greater(flat, 0));
     const mask = tf.cast(isPeak, 'float32') as tf.Tensor2D;
     // Scores at the peaks; 1 elsewhere so that no variance or 1/s is ever 0 or infinite.

@@ -21,6 +21,11 @@ export function describe(value: unknown): string {
   return String(value);
 }
 
+/** `[null,7,7,2048]`-style text of a (possibly symbolic) shape. */
+export function formatShape(shape: readonly (number | null | undefined)[]): string {
+  return `[${shape.map((d) => (d == null ? 'null' : String(d))).join(',')}]`;
+}
+
 /** Throws `fn: what must be expected, but got given.` */
 export function fail(fn: string, what: string, expected: string, given: string): never {
   throw new Error(`${fn}: ${what} must be ${expected}, but got ${given}.`);
