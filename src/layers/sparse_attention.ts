@@ -80,6 +80,19 @@ export class SparseAttention extends tfl.layers.Layer {
     this.seed = args.seed;
   }
 
+  /**
+   * How many `'random'` draws this layer has made; call n uses `seed + n`. Save it with a
+   * checkpoint and restore it to resume a seeded run exactly.
+   */
+  get drawCount(): number {
+    return this.calls;
+  }
+
+  set drawCount(n: number) {
+    checkInteger('SparseAttention', 'drawCount', n, 0);
+    this.calls = n;
+  }
+
   /** Sets the modes used in training and in inference (the three-stage schedule calls this). */
   setModes(modes: { training?: AttentionMode; inference?: AttentionMode }): void {
     if (modes.training !== undefined) checkOneOf('SparseAttention.setModes', 'training', modes.training, ATTENTION_MODES);

@@ -1,0 +1,77 @@
+/**
+ * Model benchmarks: an S3N training step against three forward+backward passes of its
+ * backbone (same batch, same backend), and the peak memory of both.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { S3N, s3nLoss } from '../src';
+import { peakBytes, Row, time, useBackend } from './common';
+
+export interface ModelBenchCase {
+  label: string;
+  backend: string;
+  batch: number;
+  size: number;
+  makeBackbone: () => tfl.LayersModel;
+  trainableFilter?: boolean;
+  repeats?: number;
+}
+
+/** Backbone → global average pool → dense: what "the backbone alone" trains. */
+function baselineClassifier(backbone: tfl.LayersModel, classes: number): tfl.LayersModel {
+  const input = tfl.input({ shape: backbone.inputs[0].shape.slice(1) as number[] });
+  const f = backbone.apply(input) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(f) as tfl.SymbolicTensor;
+  const logits = tfl.layers.dense({ units: classes }).apply(pooled) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: logits });
+}
+
+export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[]> {
+  await useBackend(c.backend);
+  const repeats = c.repeats ?? 2;
+  const images = tf.randomUniform([c.batch, c.size, c.size, 3]) as tf.Tensor4D;
+  const labels = tf.tensor1d(Array.from({ length: c.batch }, (_, i) => i % classes), 'int32');
+
+  const baseline = baselineClassifier(c.makeBackbone(), classes);
+  const bVars = baseline.trainableWeights.map((w) => w.read() as tf.Variable);
+  const backboneStep = () => {
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classes), baseline.apply(images, { training: true }) as tf.Tensor) as tf.Scalar,
+      bVars,
+    );
+    return [value, ...Object.values(grads)];
+  };
+  const three = await time(() => [backboneStep(), backboneStep(), backboneStep()], repeats);
+  const backboneMem = await peakBytes(backboneStep);
+
+  const s3n = S3N.create(c.makeBackbone(), { classes, trainableFilter: c.trainableFilter, seed: 1 });
+  const opt = s3n.createOptimizer();
+  const s3nGrads = () => {
+    const { value, grads } = tf.variableGrads(() => s3nLoss(s3n.model.apply(images, { training: true }) as tf.Tensor[], labels), opt.variables);
+    return [value, ...Object.values(grads)];
+  };
+  const fb = await time(s3nGrads, repeats);
+  const step = await time(() => s3n.trainStep(images, labels, opt), repeats);
+  const s3nMem = await peakBytes(s3nGrads);
+  const base = `3 × backbone fwd+bwd`;
+  const tag = `${c.label}, batch ${c.batch}, ${c.size}×${c.size}`;
+  const rows: Row[] = [
+    { section: 'model', name: `${base} (${tag})`, backend: c.backend, ms: three },
+    { section: 'model', name: `S3N forward+backward (${tag})`, backend: c.backend, ms: fb, ratio: fb / three, baseline: base, note: 'target ≤ 1.10' },
+    { section: 'model', name: `S3N training step incl. SGD update (${tag})`, backend: c.backend, ms: step, ratio: step / three, baseline: base },
+    {
+      section: 'memory',
+      name: `peak numBytes S3N fwd+bwd / backbone fwd+bwd (${tag})`,
+      backend: c.backend,
+      ms: NaN,
+      ratio: s3nMem / backboneMem,
+      baseline: 'backbone',
+      note: `${(s3nMem / 2 ** 20).toFixed(0)} MiB vs ${(backboneMem / 2 ** 20).toFixed(0)} MiB`,
+    },
+  ];
+  opt.dispose();
+  s3n.dispose();
+  baseline.dispose();
+  tf.dispose([images, labels]);
+  return rows;
+}

@@ -1,0 +1,63 @@
+/**
+ * The published build: it loads with `require` and with `import` from Node, both at once
+ * (class registration must not throw), and exposes the documented API. Needs `npm run build`
+ * (npm test runs it first).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+
+function node(code: string, type: 'commonjs' | 'module'): string {
+  const file = path.join(root, 'dist', `.probe.${type === 'module' ? 'mjs' : 'cjs'}`);
+  fs.writeFileSync(file, code);
+  try {
+    return execFileSync(process.execPath, [file], { cwd: root, encoding: 'utf8' }).trim();
+  } finally {
+    fs.unlinkSync(file);
+  }
+}
+
+describe('package build', () => {
+  beforeAll(() => {
+    if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  });
+
+  const probe = `
+    const names = ['ops', 'S3N', 'ClassResponseMap', 'PeakFinder', 'SparseAttention', 'SaliencySampler', 'S3NHead',
+      'smallResNet', 'resnet50', 'cutBackbone', 's3nLoss', 'GroupedSGD'];
+    const opNames = ['gridSample', 'findPeaks', 'peakAggregation', 'gaussianKernel', 'saliencyGrid', 'selectiveSparseSampling'];
+    function check(m) {
+      const missing = names.filter((n) => m[n] === undefined).concat(opNames.filter((n) => typeof m.ops[n] !== 'function'));
+      if (missing.length) throw new Error('missing exports: ' + missing);
+    }`;
+
+  it('loads with require', () => {
+    expect(node(`${probe}\nconst m = require('s3n-layers'); check(m); console.log('ok', typeof m.S3N.create);`, 'commonjs')).toBe('ok function');
+  });
+
+  it('loads with import, and together with require without registration errors', () => {
+    const out = node(
+      `${probe}
+      import { createRequire } from 'node:module';
+      const esm = await import('s3n-layers');
+      check(esm);
+      const cjs = createRequire(import.meta.url)('s3n-layers');
+      check(cjs);
+      const tf = await import('@tensorflow/tfjs-core');
+      const map = tf.serialization.SerializationMap.getMap().classNameMap;
+      console.log(['S3NClassResponseMap', 'S3NPeakFinder', 'S3NSparseAttention', 'S3NSaliencySampler', 'S3NHead'].every((n) => n in map));`,
+      'module',
+    );
+    expect(out).toBe('true');
+  });
+
+  it('packs only the build, types, README, LICENSE and CHANGELOG', () => {
+    const listing = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
+    const files: string[] = listing[0].files.map((f: { path: string }) => f.path);
+    const unexpected = files.filter((f) => !/^(dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(f));
+    expect(unexpected).toEqual([]);
+    for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'README.md', 'LICENSE', 'CHANGELOG.md']) expect(files).toContain(f);
+  });
+});
