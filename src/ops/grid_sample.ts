@@ -84,6 +84,17 @@ export function gridSample(input: tf.Tensor4D, grid: tf.Tensor4D, options: GridS
 }
 
 /**
+ * Environment flag (default true): use the fused JS kernels of `gridSample` on the backends
+ * that have them (cpu, wasm). `tf.env().set('S3N_FUSED_KERNELS', false)` forces the portable
+ * composite path, which is what webgl, webgpu and tfjs-node run.
+ */
+export const FUSED_KERNELS_FLAG = 'S3N_FUSED_KERNELS';
+// Registered once per tfjs-core instance, even when both the ESM and the CommonJS build load.
+if (!(FUSED_KERNELS_FLAG in (tf.env() as unknown as { flagRegistry: object }).flagRegistry)) {
+  tf.env().registerFlag(FUSED_KERNELS_FLAG, () => true);
+}
+
+/**
  * `gridSample` without argument checks, with a choice of implementation: `'auto'` (fused
  * kernel when the active backend has one, else composite), `'fused'` or `'composite'`.
  *
@@ -96,6 +107,7 @@ export function gridSampleImpl(
   implementation: 'auto' | 'fused' | 'composite',
 ): tf.Tensor4D {
   const available = hasFusedGridSample(tf.getBackend());
+  if (implementation === 'auto' && !tf.env().getBool(FUSED_KERNELS_FLAG)) implementation = 'composite';
   if (implementation === 'fused' && !available) {
     throw new Error(`${OP}: the fused kernel is not registered for backend '${tf.getBackend()}'.`);
   }

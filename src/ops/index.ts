@@ -4,7 +4,7 @@
  *
  * @module ops
  */
-export { gridSample } from './grid_sample';
+export { gridSample, FUSED_KERNELS_FLAG } from './grid_sample';
 export type { GridSampleOptions, GridSampleMode, GridSamplePaddingMode } from './grid_sample';
 export { findPeaks } from './find_peaks';
 export type { FindPeaksOptions, PeakFilter } from './find_peaks';

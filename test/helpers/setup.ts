@@ -5,6 +5,9 @@ import '@tensorflow/tfjs-backend-cpu';
 // registers all of them. Tests import ops from src/ directly, so load it here as the package does.
 import '@tensorflow/tfjs-layers';
 
+// Silences tfjs' "install tfjs-node" console hint.
+tf.env().set('IS_TEST', true);
+
 beforeAll(async () => {
   await tf.setBackend('cpu');
   await tf.ready();
