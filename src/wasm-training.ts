@@ -1,0 +1,117 @@
+/**
+ * `s3n-layers/wasm-training`: training on the tfjs wasm backend (XNNPACK, SIMD).
+ *
+ * tfjs-backend-wasm 4.x can run a forward pass fast but cannot train a convolutional model:
+ * it has no Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter,
+ * DepthwiseConv2dNativeBackpropInput or UnsortedSegmentSum kernel, and its
+ * Conv2DBackpropInput is a scalar loop many times slower than the forward convolution.
+ * Importing this entry registers those kernels for the 'wasm' backend, each built from
+ * kernels wasm already has (Conv2D / DepthwiseConv2dNative / BatchMatMul on XNNPACK,
+ * Transpose, PadV2, Slice, ScatterNd, ...) plus im2col/col2im copies on the wasm heap:
+ *
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import 's3n-layers/wasm-training'; // also loads @tensorflow/tfjs-backend-wasm
+ * await tf.setBackend('wasm');
+ * await model.fit(xs, ys);
+ * ```
+ *
+ * Kernels the wasm backend already registers are never overridden, with two deliberate
+ * exceptions listed in {@link WASM_TRAINING_REPLACED_KERNELS}, both measurably faster
+ * (bench/wasm_training.ts):
+ * - Conv2DBackpropInput: wasm's is a scalar C++ loop; ours runs on XNNPACK and is 3-13x
+ *   faster on every ResNet-50 layer shape;
+ * - Tile: wasm's computes a multi-dimensional index per element; ours copies blocks. The
+ *   batch-norm gradient tiles a full activation per layer, which made Tile a quarter of a
+ *   ResNet-50 training step on wasm (~700 ms of ~2.8 s) and now costs a few ms.
+ * The replaced kernels stay reachable as `original` on the registered config. A kernel
+ * that a future tfjs-backend-wasm adds natively is left alone.
+ *
+ * The ops that a tfjs-layers training step of a ResNet-style model uses (conv2d with
+ * strides, depthwise/separable conv, batchNormalization, relu, max/avg pooling, add,
+ * globalAveragePooling2d, dense, softmax cross-entropy, embedding) then all run on wasm.
+ *
+ * @packageDocumentation
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// Registers the wasm backend and its kernels first, so that ours are added after them.
+import '@tensorflow/tfjs-backend-wasm';
+import { makeConv2DBackpropInputConfig } from './wasm_training/Conv2DBackpropInput';
+import { conv2DBackpropFilter } from './wasm_training/Conv2DBackpropFilter';
+import { depthwiseConv2dNativeBackpropFilter } from './wasm_training/DepthwiseConv2dNativeBackpropFilter';
+import { depthwiseConv2dNativeBackpropInput } from './wasm_training/DepthwiseConv2dNativeBackpropInput';
+import { S3N_KERNEL_MARK } from './wasm_training/kernel_utils';
+import { makeTileConfig } from './wasm_training/Tile';
+import { unsortedSegmentSum } from './wasm_training/UnsortedSegmentSum';
+
+/** Every kernel this entry provides for the 'wasm' backend. */
+export const WASM_TRAINING_KERNELS: readonly string[] = Object.freeze([
+  tf.Conv2DBackpropFilter,
+  tf.Conv2DBackpropInput,
+  tf.DepthwiseConv2dNativeBackpropFilter,
+  tf.DepthwiseConv2dNativeBackpropInput,
+  tf.UnsortedSegmentSum,
+  tf.Tile,
+]);
+
+/**
+ * The kernels among {@link WASM_TRAINING_KERNELS} that tfjs-backend-wasm 4.22 already has
+ * and that are replaced on purpose because ours are faster: Conv2DBackpropInput and Tile.
+ */
+export const WASM_TRAINING_REPLACED_KERNELS: readonly string[] = Object.freeze([tf.Conv2DBackpropInput, tf.Tile]);
+
+function configFor(name: string, previous: tf.KernelConfig | undefined): tf.KernelConfig {
+  const kernelFunc = (f: unknown) => f as tf.KernelFunc;
+  switch (name) {
+    case tf.Conv2DBackpropFilter:
+      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(conv2DBackpropFilter) };
+    case tf.Conv2DBackpropInput:
+      // Keeps the replaced kernel (and its setup, which binds its wasm function) for the
+      // layer shapes where it is the faster one.
+      return makeConv2DBackpropInputConfig(previous);
+    case tf.DepthwiseConv2dNativeBackpropFilter:
+      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(depthwiseConv2dNativeBackpropFilter) };
+    case tf.DepthwiseConv2dNativeBackpropInput:
+      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(depthwiseConv2dNativeBackpropInput) };
+    case tf.UnsortedSegmentSum:
+      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(unsortedSegmentSum) };
+    case tf.Tile:
+      return makeTileConfig(previous);
+    default:
+      throw new Error(`s3n-layers/wasm-training: unknown kernel '${name}'.`);
+  }
+}
+
+function isOurs(config: tf.KernelConfig | undefined): boolean {
+  return config != null && (config.kernelFunc as unknown as Record<symbol, unknown>)[S3N_KERNEL_MARK] === true;
+}
+
+/**
+ * Registers the training kernels for the 'wasm' backend and returns the names this call
+ * registered (empty when they already are: calling it again, or importing the entry twice,
+ * even as two copies of this package, is harmless). A name is skipped when the wasm backend
+ * already has that kernel natively, unless it is in {@link WASM_TRAINING_REPLACED_KERNELS}.
+ * Kernels are registered for the backend *name*, so this works before or after
+ * `tf.setBackend('wasm')`.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  const registered: string[] = [];
+  for (const name of WASM_TRAINING_KERNELS) {
+    const existing = tf.getKernel(name, 'wasm');
+    if (isOurs(existing)) continue;
+    if (existing != null && !WASM_TRAINING_REPLACED_KERNELS.includes(name)) continue;
+    const config = configFor(name, existing);
+    Object.defineProperty(config.kernelFunc, S3N_KERNEL_MARK, { value: true });
+    if (existing != null) tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(config);
+    registered.push(name);
+  }
+  return registered;
+}
+
+/** The names of {@link WASM_TRAINING_KERNELS} currently served by this package on 'wasm'. */
+export function activeWasmTrainingKernels(): string[] {
+  return WASM_TRAINING_KERNELS.filter((name) => isOurs(tf.getKernel(name, 'wasm')));
+}
+
+registerWasmTrainingKernels();
