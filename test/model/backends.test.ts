@@ -1,0 +1,79 @@
+/**
+ * The S3N training step on the wasm backend (with `s3n-layers/wasm-training`) matches the cpu
+ * backend, and a training step never synchronises with the host (no dataSync/arraySync/data).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '../../src/wasm-training';
+import { S3N, smallResNet } from '../../src';
+import { compare, uniform } from '../helpers/numeric';
+
+function stepResult(): { loss: number; logits: number[]; weights: Float32Array[] } {
+  const s3n = S3N.create(smallResNet({ inputSize: 32, widths: [4, 8], seed: 9 }), { classes: 3, seed: 9 });
+  const images = uniform([2, 32, 32, 3], 0, 1, 3) as tf.Tensor4D;
+  const labels = tf.tensor1d([1, 2], 'int32');
+  const opt = s3n.createOptimizer({ learningRate: 0.01 });
+  const loss = s3n.trainStep(images, labels, opt);
+  const out = {
+    loss: loss.dataSync()[0],
+    logits: Array.from(s3n.predict(images).dataSync()),
+    weights: s3n.model.getWeights().map((w) => w.dataSync() as Float32Array),
+  };
+  opt.dispose();
+  s3n.dispose();
+  return out;
+}
+
+describe('S3N training step across backends', () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('wasm with the training kernels matches cpu (loss, logits and every weight after one step)', async () => {
+    await tf.setBackend('cpu');
+    const cpu = stepResult();
+    await tf.setBackend('wasm');
+    const wasm = stepResult();
+    expect(Math.abs(wasm.loss - cpu.loss) / Math.abs(cpu.loss)).toBeLessThan(1e-4);
+    const scale = Math.max(...cpu.logits.map(Math.abs));
+    expect(compare(wasm.logits, cpu.logits, { atol: 1e-4 * scale }).ok).toBe(true);
+    expect(wasm.weights.length).toBe(cpu.weights.length);
+    cpu.weights.forEach((w, i) => {
+      const s = Math.max(...Array.from(w).map(Math.abs));
+      const r = compare(wasm.weights[i], w, { atol: 1e-4 * s + 1e-7 });
+      if (!r.ok) throw new Error(`weight ${i}: ${r.actual} vs ${r.expected}`);
+    });
+  });
+
+  it.each(['cpu', 'wasm'])('a training step on %s never reads tensors back to the host', async (backend) => {
+    await tf.setBackend(backend);
+    const s3n = S3N.create(smallResNet({ inputSize: 32, widths: [4, 8], seed: 1 }), { classes: 3, seed: 1 });
+    const images = uniform([2, 32, 32, 3], 0, 1, 4) as tf.Tensor4D;
+    const labels = tf.tensor1d([0, 1], 'int32');
+    const opt = s3n.createOptimizer();
+    s3n.trainStep(images, labels, opt).dispose(); // builds the optimizer state
+    const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const calls: string[] = [];
+    const spies = ['dataSync', 'arraySync', 'data', 'array', 'bufferSync', 'buffer'].map((m) =>
+      jest.spyOn(proto, m as never).mockImplementation(function (this: tf.Tensor) {
+        calls.push(m);
+        throw new Error(`host sync: ${m}`);
+      } as never),
+    );
+    let loss: tf.Scalar | undefined;
+    try {
+      for (const mode of ['all', 'random', 'extreme'] as const) {
+        s3n.setModes({ training: mode });
+        loss?.dispose();
+        loss = s3n.trainStep(images, labels, opt);
+      }
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+    }
+    // Kernels may read their own backend's memory (cpu and wasm kernels do); what must not
+    // happen is a Tensor read back to the host, which would stall a GPU pipeline.
+    expect(calls).toEqual([]);
+    expect(Number.isFinite(loss!.dataSync()[0])).toBe(true);
+    opt.dispose();
+    s3n.dispose();
+  });
+});
