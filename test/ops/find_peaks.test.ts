@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // Registers the gradients of the core kernels whatever build of tfjs-core gets resolved.
 import '@tensorflow/tfjs-layers';
@@ -8,6 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { findPeaks, FindPeaksOptions, PeakFilter } from '../../src/ops/find_peaks';
 import { entry, goldenNHWC, loadGolden } from '../helpers/golden';
 import { expectClose, expectNoLeak, rng } from '../helpers/numeric';
+import { addKernels, expectPortableKernels, onWasmBackend } from '../helpers/backends';
 
 const GOLDEN = [
   { name: 'peak_stimulation__random', filter: 'mean' as PeakFilter },
@@ -256,37 +255,23 @@ describe('findPeaks', () => {
     });
 
     test('only kernels that the wasm and tensorflow (tfjs-node) backends have', async () => {
-      const fixture = path.join(__dirname, '..', 'fixtures', 'tfjs-node-kernels.json');
-      const nodeKernels = new Set<string>(JSON.parse(fs.readFileSync(fixture, 'utf8')).kernels);
-      const wasmKernels = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
       const x = quantised([2, 6, 7, 3], 5, 4);
       const info = await tf.profile(() => [
         findPeaks(x),
         ...tf.grads((v: tf.Tensor) => tf.sum(tf.mul(v, findPeaks(v as tf.Tensor4D))))([x]),
       ]);
       const used = new Set<string>();
-      info.kernels.forEach((k) => tf.getKernel(k.name, 'cpu') && used.add(k.name));
+      addKernels(used, info);
       tf.dispose(info.result as tf.Tensor[]);
       expect(used.has('GatherV2')).toBe(true);
-      expect([...used].filter((name) => !nodeKernels.has(name))).toEqual([]);
-      expect([...used].filter((name) => !wasmKernels.has(name))).toEqual([]);
+      expectPortableKernels(used);
       x.dispose();
     });
   });
 });
 
 describe('findPeaks on the wasm backend', () => {
-  beforeAll(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-  });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
-
-  test('the wasm backend is active', () => {
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  onWasmBackend();
 
   test.each(GOLDEN)('$name: peak_map exactly, peak_list order', ({ name, filter }) => {
     checkGoldenCase(name, filter);

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // Registers the gradients of the core kernels whatever build of tfjs-core gets resolved.
 import '@tensorflow/tfjs-layers';
@@ -8,6 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { gaussianKernel } from '../../src/ops/gaussian_kernel';
 import { entry, goldenTensor, loadGolden } from '../helpers/golden';
 import { checkGradients, expectClose, expectNoLeak, uniform } from '../helpers/numeric';
+import { addKernels, expectPortableKernels, onWasmBackend } from '../helpers/backends';
 
 const SIZE = 31;
 
@@ -256,9 +255,6 @@ describe('gaussianKernel', () => {
     });
 
     test('only kernels that the wasm and tensorflow (tfjs-node) backends have', async () => {
-      const fixture = path.join(__dirname, '..', 'fixtures', 'tfjs-node-kernels.json');
-      const nodeKernels = new Set<string>(JSON.parse(fs.readFileSync(fixture, 'utf8')).kernels);
-      const wasmKernels = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
       const theta = tf.tensor1d([0.1, 0.2]);
       const offsets = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32');
       const info = await tf.profile(() => [
@@ -266,27 +262,16 @@ describe('gaussianKernel', () => {
         ...tf.grads((t: tf.Tensor) => tf.sum(gaussianKernel(t, 31, offsets)))([theta]),
       ]);
       const used = new Set<string>();
-      info.kernels.forEach((k) => tf.getKernel(k.name, 'cpu') && used.add(k.name));
+      addKernels(used, info);
       tf.dispose(info.result as tf.Tensor[]);
-      expect([...used].filter((name) => !nodeKernels.has(name))).toEqual([]);
-      expect([...used].filter((name) => !wasmKernels.has(name))).toEqual([]);
+      expectPortableKernels(used);
       tf.dispose([theta, offsets]);
     });
   });
 });
 
 describe('gaussianKernel on the wasm backend', () => {
-  beforeAll(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-  });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
-
-  test('the wasm backend is active', () => {
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  onWasmBackend();
 
   test('golden kernel_generate, per case and batched, with grad_theta', () => {
     const err = checkGoldenPerCase();

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; tfjs-layers registers them (Sum and Mul are needed
 // by checkGradients).
@@ -10,6 +8,7 @@ import { gridSample, gridSampleImpl, GridSampleMode, GridSampleOptions, GridSamp
 import type { GridSampleConfig } from '../../src/ops/grid_sample_kernel';
 import { goldenNHWC, goldenTensor, loadGolden } from '../helpers/golden';
 import { checkGradients, expectClose, expectNoLeak, rng, uniform } from '../helpers/numeric';
+import { addKernels, expectPortableKernels, onWasmBackend } from '../helpers/backends';
 
 type Impl = 'auto' | 'fused' | 'composite';
 
@@ -371,9 +370,6 @@ describe('gridSample on the cpu backend', () => {
   });
 
   test('the composite path only runs kernels that the wasm and tensorflow (tfjs-node) backends have', async () => {
-    const fixture = path.join(__dirname, '..', 'fixtures', 'tfjs-node-kernels.json');
-    const nodeKernels = new Set<string>(JSON.parse(fs.readFileSync(fixture, 'utf8')).kernels);
-    const wasmKernels = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
     const used = new Set<string>();
     const input = uniform([2, 5, 6, 3], -1, 1, 75) as tf.Tensor4D;
     const grid = uniform([2, 3, 4, 2], -1.2, 1.2, 76) as tf.Tensor4D;
@@ -382,14 +378,12 @@ describe('gridSample on the cpu backend', () => {
       for (const paddingMode of PADDING_MODES) {
         const options: GridSampleOptions = { mode, paddingMode, alignCorners: false };
         const info = await tf.profile(() => [sampleWith('composite', input, grid, options), ...gradsWith('composite', input, grid, dy, options)]);
-        // Real kernels only (customGrad shows up as an unnamed scope).
-        info.kernels.forEach((k) => tf.getKernel(k.name, 'cpu') && used.add(k.name));
+        addKernels(used, info);
         tf.dispose(info.result as tf.Tensor[]);
       }
     }
     expect(used.has('GatherV2') && used.has('ScatterNd')).toBe(true);
-    expect([...used].filter((name) => !nodeKernels.has(name))).toEqual([]);
-    expect([...used].filter((name) => !wasmKernels.has(name))).toEqual([]);
+    expectPortableKernels(used);
     tf.dispose([input, grid, dy]);
   });
 
@@ -502,17 +496,7 @@ describe('gridSample on the cpu backend', () => {
 });
 
 describe('gridSample on the wasm backend', () => {
-  beforeAll(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-  });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
-
-  test('the wasm backend is active', () => {
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  onWasmBackend();
 
   describe.each(['auto', 'composite'] as const)('%s implementation', (impl) => {
     test.each(GOLDEN_FILES)('matches PyTorch: $name', (file) => {

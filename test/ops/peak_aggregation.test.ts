@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // Registers the gradients of the core kernels whatever build of tfjs-core gets resolved.
 import '@tensorflow/tfjs-layers';
@@ -9,6 +7,7 @@ import { findPeaks, PeakFilter } from '../../src/ops/find_peaks';
 import { peakAggregation } from '../../src/ops/peak_aggregation';
 import { goldenNHWC, goldenTensor, loadGolden } from '../helpers/golden';
 import { expectClose, expectNoLeak, rng, uniform } from '../helpers/numeric';
+import { addKernels, expectPortableKernels, onWasmBackend } from '../helpers/backends';
 
 const GOLDEN = [
   { name: 'peak_stimulation__random', filter: 'mean' as PeakFilter },
@@ -190,9 +189,6 @@ describe('peakAggregation', () => {
     });
 
     test('only kernels that the wasm and tensorflow (tfjs-node) backends have', async () => {
-      const fixture = path.join(__dirname, '..', 'fixtures', 'tfjs-node-kernels.json');
-      const nodeKernels = new Set<string>(JSON.parse(fs.readFileSync(fixture, 'utf8')).kernels);
-      const wasmKernels = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
       const v = uniform([2, 5, 5, 3], -1, 1, 8) as tf.Tensor4D;
       const m = randomMask([2, 5, 5, 3], 0.3, 9, 0);
       const info = await tf.profile(() => [
@@ -200,27 +196,16 @@ describe('peakAggregation', () => {
         ...tf.grads((a: tf.Tensor) => tf.sum(peakAggregation(a as tf.Tensor4D, findPeaks(a as tf.Tensor4D))))([v]),
       ]);
       const used = new Set<string>();
-      info.kernels.forEach((k) => tf.getKernel(k.name, 'cpu') && used.add(k.name));
+      addKernels(used, info);
       tf.dispose(info.result as tf.Tensor[]);
-      expect([...used].filter((name) => !nodeKernels.has(name))).toEqual([]);
-      expect([...used].filter((name) => !wasmKernels.has(name))).toEqual([]);
+      expectPortableKernels(used);
       tf.dispose([v, m]);
     });
   });
 });
 
 describe('peakAggregation on the wasm backend', () => {
-  beforeAll(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-  });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
-
-  test('the wasm backend is active', () => {
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  onWasmBackend();
 
   test.each(GOLDEN)('$name: aggregation and grad_input', ({ name, filter }) => {
     const err = checkGoldenCase(name, filter);

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // Registers the gradients of the core kernels whatever build of tfjs-core gets resolved.
 import '@tensorflow/tfjs-layers';
@@ -8,6 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { saliencyFilter, saliencyGrid, SaliencyGridOptions } from '../../src/ops/saliency_grid';
 import { goldenTensor, loadGolden } from '../helpers/golden';
 import { checkGradients, expectClose, expectNoLeak, rng, uniform } from '../helpers/numeric';
+import { addKernels, expectPortableKernels, onWasmBackend } from '../helpers/backends';
 
 /**
  * Host float64 reference of the authors' create_grid on ReplicationPad2d(p)(saliency), written
@@ -343,9 +342,6 @@ describe('saliencyGrid', () => {
     });
 
     test('only kernels that the wasm and tensorflow (tfjs-node) backends have', async () => {
-      const fixture = path.join(__dirname, '..', 'fixtures', 'tfjs-node-kernels.json');
-      const nodeKernels = new Set<string>(JSON.parse(fs.readFileSync(fixture, 'utf8')).kernels);
-      const wasmKernels = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
       const saliency = bumpSaliency(2, 9, 9, 72);
       const filter = saliencyFilter(9, 3);
       const info = await tf.profile(() => [
@@ -356,28 +352,17 @@ describe('saliencyGrid', () => {
         ]),
       ]);
       const used = new Set<string>();
-      info.kernels.forEach((k) => tf.getKernel(k.name, 'cpu') && used.add(k.name));
+      addKernels(used, info);
       tf.dispose(info.result as tf.Tensor[]);
       expect(used.has('ResizeBilinearGrad') && used.has('BatchMatMul')).toBe(true);
-      expect([...used].filter((name) => !nodeKernels.has(name))).toEqual([]);
-      expect([...used].filter((name) => !wasmKernels.has(name))).toEqual([]);
+      expectPortableKernels(used);
       tf.dispose([saliency, filter]);
     });
   });
 });
 
 describe('saliencyGrid on the wasm backend', () => {
-  beforeAll(async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-  });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
-
-  test('the wasm backend is active', () => {
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  onWasmBackend();
 
   test('golden create_grid, separable path, with grad_saliency', () => {
     const err = checkGolden();

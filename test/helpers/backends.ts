@@ -1,0 +1,48 @@
+/**
+ * Backend helpers for tests: run a describe block on wasm, and check that the kernels an op
+ * dispatches exist on the wasm backend and on tfjs-node's 'tensorflow' backend (whose kernel
+ * names are kept in test/fixtures/tfjs-node-kernels.json, see tools/tfjs-node-kernels.mjs).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+
+/** Inside a `describe`: switches to the wasm backend for the block, back to cpu after it. */
+export function onWasmBackend(): void {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+  test('the wasm backend is active', () => {
+    expect(tf.getBackend()).toBe('wasm');
+  });
+}
+
+/** The kernel names tfjs-node 4.22 registers. */
+export function tfjsNodeKernels(): Set<string> {
+  const fixture = path.join(__dirname, '..', 'fixtures', 'tfjs-node-kernels.json');
+  return new Set<string>(JSON.parse(fs.readFileSync(fixture, 'utf8')).kernels);
+}
+
+/**
+ * Adds to `used` the kernels a `tf.profile` run dispatched (tf.profile also lists
+ * custom-gradient scopes, which are not kernels: only names registered for cpu are kept).
+ */
+export function addKernels(used: Set<string>, info: { kernels: { name: string }[] }): Set<string> {
+  info.kernels.forEach((k) => tf.getKernel(k.name, 'cpu') && used.add(k.name));
+  return used;
+}
+
+/** Asserts that every kernel in `used` is registered by the wasm backend and by tfjs-node. */
+export function expectPortableKernels(used: Set<string>): void {
+  const node = tfjsNodeKernels();
+  const wasm = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
+  expect({ missingOnTfjsNode: [...used].filter((n) => !node.has(n)), missingOnWasm: [...used].filter((n) => !wasm.has(n)) }).toEqual({
+    missingOnTfjsNode: [],
+    missingOnWasm: [],
+  });
+}
