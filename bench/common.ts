@@ -7,6 +7,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 
+// No "install tfjs-node" console hint in the output.
+tf.env().set('PROD', true);
+
 export interface Row {
   section: string;
   name: string;

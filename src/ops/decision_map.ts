@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from './stop_gradient';
 import { checkFloat, checkInteger, checkPositive, checkTensor, fail } from './validation';
 
+/** Options of {@link decisionMap}: the entropy gate of §3.1 (defaults: top-5, δ = 0.2). */
 export interface DecisionMapOptions {
   /**
    * Class logits `[batch, classes]` used for the gate. Default: the spatial mean of the maps,
@@ -23,6 +24,7 @@ export interface DecisionMapOptions {
   entropyThreshold?: number;
 }
 
+/** What {@link decisionMap} returns: the map the peaks are taken from, and two per-sample flags. */
 export interface DecisionMapResult {
   /**
    * `[batch, height, width]`, min-max normalised to [0, 1]. A map that cannot be normalised
@@ -45,7 +47,10 @@ export interface DecisionMapResult {
  * No gradient flows back to the maps or scores (they are constants for the sampler, as in the
  * authors' code). Batch-vectorised; no host synchronisation.
  *
- * @param classResponseMaps `[batch, height, width, classes]`.
+ * @param classResponseMaps `[batch, height, width, classes]`, at least 2 classes (S3N resizes
+ *   them to 31×31 first; `topK` is capped at the number of classes).
+ * @param options Gate parameters: `topK` (default 5), `entropyThreshold` (default 0.2),
+ *   `classScores` (default: the spatial mean of the maps).
  * @returns the normalised map `[batch, height, width]`, its validity and the gate decision.
  *
  * @example
@@ -80,7 +85,12 @@ export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMap
     const pLogP = tf.where(tf.greater(top.values, 0), tf.mul(top.values, tf.log(top.values)), tf.zerosLike(top.values));
     const confident = tf.greater(tf.sum(pLogP, 1), -entropyThreshold) as tf.Tensor1D;
 
-    const chosen = tf.gather(tf.transpose(maps, [0, 3, 1, 2]), top.indices, 1, 1) as tf.Tensor4D; // [B,k,H,W]
+    // The top-k maps, [B,k,H,W]: one plain gather of rows b·C + class from [B·C, H·W] (wasm's
+    // gather with batchDims reads out of bounds from batch 16 on in tfjs 4.22).
+    const [, height, width] = maps.shape;
+    const rows = tf.add(top.indices, tf.mul(tf.reshape(tf.range(0, batch, 1, 'int32'), [batch, 1]), tf.scalar(classes, 'int32')));
+    const byClass = tf.reshape(tf.transpose(maps, [0, 3, 1, 2]), [batch * classes, height * width]);
+    const chosen = tf.reshape(tf.gather(byClass, tf.reshape(rows, [-1])), [batch, k, height, width]);
     const top1 = tf.squeeze(tf.slice(chosen, [0, 0, 0, 0], [-1, 1, -1, -1]), [1]);
     const meanK = tf.mean(chosen, 1);
     const raw = tf.where(tf.reshape(confident, [batch, 1, 1]), top1, meanK) as tf.Tensor3D;

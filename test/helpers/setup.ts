@@ -9,6 +9,10 @@ import '@tensorflow/tfjs-layers';
 // on tfjs' kernel leak check, which misreports tensors saved by custom gradients.)
 tf.env().set('PROD', true);
 
+// Selected now, not only in beforeAll: describe bodies run before any hook, and a test file
+// that imports the wasm backend would otherwise make it the default.
+void tf.setBackend('cpu');
+
 beforeAll(async () => {
   await tf.setBackend('cpu');
   await tf.ready();
