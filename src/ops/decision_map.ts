@@ -77,23 +77,27 @@ export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMap
   const k = Math.min(topK, classes);
 
   return tf.tidy(() => {
-    const maps = stopGradient(classResponseMaps);
-    const scores = classScores ? stopGradient(classScores) : tf.mean(maps, [1, 2]);
+    const [, height, width] = classResponseMaps.shape;
+    // [B, H·W, C]: every step below is a batched matmul over this view, with no transpose or
+    // gather of the C maps (slow on cpu for hundreds of classes; wasm's batched gather is broken
+    // from batch 16 on in tfjs 4.22).
+    const maps = tf.reshape(stopGradient(classResponseMaps), [batch, height * width, classes]) as tf.Tensor3D;
+    const scores = classScores
+      ? stopGradient(classScores)
+      : tf.reshape(tf.matMul(tf.fill([batch, 1, height * width], 1 / (height * width)), maps), [batch, classes]);
     const prob = tf.softmax(scores);
     const top = tf.topk(prob, k);
     // Σ p ln p with 0·ln 0 = 0.
     const pLogP = tf.where(tf.greater(top.values, 0), tf.mul(top.values, tf.log(top.values)), tf.zerosLike(top.values));
     const confident = tf.greater(tf.sum(pLogP, 1), -entropyThreshold) as tf.Tensor1D;
 
-    // The top-k maps, [B,k,H,W]: one plain gather of rows b·C + class from [B·C, H·W] (wasm's
-    // gather with batchDims reads out of bounds from batch 16 on in tfjs 4.22).
-    const [, height, width] = maps.shape;
-    const rows = tf.add(top.indices, tf.mul(tf.reshape(tf.range(0, batch, 1, 'int32'), [batch, 1]), tf.scalar(classes, 'int32')));
-    const byClass = tf.reshape(tf.transpose(maps, [0, 3, 1, 2]), [batch * classes, height * width]);
-    const chosen = tf.reshape(tf.gather(byClass, tf.reshape(rows, [-1])), [batch, k, height, width]);
-    const top1 = tf.squeeze(tf.slice(chosen, [0, 0, 0, 0], [-1, 1, -1, -1]), [1]);
-    const meanK = tf.mean(chosen, 1);
-    const raw = tf.where(tf.reshape(confident, [batch, 1, 1]), top1, meanK) as tf.Tensor3D;
+    // Class weights [B, C, 1]: one-hot of the top-1 class when confident, else 1/k on each of
+    // the top-k classes; the decision map is the maps weighted by them.
+    const oneHots = tf.oneHot(top.indices, classes); // [B, k, C]
+    const top1 = tf.squeeze(tf.slice(oneHots, [0, 0, 0], [-1, 1, -1]), [1]);
+    const meanK = tf.div(tf.sum(oneHots, 1), k);
+    const weights = tf.where(tf.reshape(confident, [batch, 1]), top1, meanK);
+    const raw = tf.reshape(tf.matMul(maps, tf.reshape(weights, [batch, classes, 1])), [batch, height, width]) as tf.Tensor3D;
 
     const lo = tf.min(raw, [1, 2], true);
     const range = tf.sub(tf.max(raw, [1, 2], true), lo);

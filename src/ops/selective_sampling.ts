@@ -11,6 +11,11 @@ import { saliencyGrid } from './saliency_grid';
 import { sparseAttentionMaps, AttentionMode } from './sparse_attention';
 import { checkFloat, checkTensor, fail, toSize2d, ScalarLike } from './validation';
 
+/**
+ * Options of {@link selectiveSparseSampling}: the union of the gate ({@link DecisionMapOptions}),
+ * attention ({@link SparseAttentionOptions}) and sampler ({@link SaliencyGridOptions}) options,
+ * with the same defaults.
+ */
 export interface SelectiveSamplingOptions {
   /** Peak assignment (`'all'`, `'random'`, `'extreme'`). Default `'all'`. */
   mode?: AttentionMode;
@@ -22,34 +27,41 @@ export interface SelectiveSamplingOptions {
   baseRatio?: ScalarLike;
   /** Size of the resampled images. Default: the input image's `[height, width]`. */
   outputSize?: number | [number, number];
-  /** Gate parameters, see {@link decisionMap}. */
+  /** Gate: how many top classes take part, see {@link decisionMap}. Default 5. */
   topK?: number;
+  /** Gate: entropy threshold δ, see {@link DecisionMapOptions.entropyThreshold}. Default 0.2. */
   entropyThreshold?: number;
   /** Class logits `[batch, classes]` for the gate (default: spatial mean of the maps). */
   classScores?: tf.Tensor2D;
-  /** Saliency-sampler parameters, see {@link saliencyGrid}. */
+  /** Replicate padding of the saliency maps in the sampler, see {@link saliencyGrid}. Default 30. */
   paddingSize?: number;
+  /** Full width at half maximum of the sampler's fixed Gaussian filter (when no `filter`). Default 13. */
   fwhm?: number;
   /** A learnable `[2·paddingSize+1, 2·paddingSize+1]` sampler filter (the authors learn it). */
   filter?: tf.Tensor2D;
-  /** Draws for `'random'`, `[batch, size, size]`, or a seed for them. */
+  /** Uniform draws for `'random'`, `[batch, size, size]` (default: drawn with `seed`). */
   randomValues?: tf.Tensor3D;
+  /** Seed of the draws of `'random'` when `randomValues` is not given. Unseeded by default. */
   seed?: number;
 }
 
+/** Everything {@link selectiveSparseSampling} computes, from the decision map to the two images. */
 export interface SelectiveSamplingResult {
   /** Discriminative (zoomed) image `[batch, outHeight, outWidth, channels]`. */
   zoomImage: tf.Tensor4D;
   /** Complementary image `[batch, outHeight, outWidth, channels]`. */
   inverseImage: tf.Tensor4D;
-  /** Sampling grids `[batch, outHeight, outWidth, 2]`, last dim (x, y) in [-1, 1]. */
+  /** Sampling grid of the discriminative image, `[batch, outHeight, outWidth, 2]`, last dim (x, y) in [-1, 1]. */
   zoomGrid: tf.Tensor4D;
+  /** Sampling grid of the complementary image, `[batch, outHeight, outWidth, 2]`. */
   inverseGrid: tf.Tensor4D;
-  /** Saliency maps `[batch, size, size]`. */
+  /** Discriminative saliency map `[batch, size, size]` (§3.2). */
   zoomSaliency: tf.Tensor3D;
+  /** Complementary saliency map `[batch, size, size]` (§3.2). */
   inverseSaliency: tf.Tensor3D;
-  /** Normalised decision map `[batch, size, size]` and its peak mask (0/1). */
+  /** Normalised decision map `[batch, size, size]` (§3.1). */
   decision: tf.Tensor3D;
+  /** Peak mask of the decision map (0/1), `[batch, size, size]`: only peaks with a positive score. */
   peaks: tf.Tensor3D;
 }
 
@@ -61,8 +73,13 @@ export interface SelectiveSamplingResult {
  * The image can be larger than `outputSize`: the grids are resolution-free, so zooming then
  * gains real pixels.
  *
+ * Sections 3.1–3.3 of the paper in one call, without learnable state: pass the radii (and the
+ * sampler filter) as variables to learn them, as the {@link SparseAttention} and
+ * {@link SaliencySampler} layers do.
+ *
  * @param image `[batch, height, width, channels]`.
  * @param classResponseMaps `[batch, size, size, classes]`, treated as constants.
+ * @param options See {@link SelectiveSamplingOptions}; every option has S3N's default.
  *
  * @example
  * ```ts
@@ -103,15 +120,12 @@ export function selectiveSparseSampling(
     });
     // An unusable decision map (constant or non-finite) is all zeros: it has no peak with a
     // positive score, so both saliency maps stay at baseRatio and both grids are the identity.
-    const batch = image.shape[0];
-    const both = tf.concat([attention.zoom, attention.inverse], 0) as tf.Tensor3D;
-    const grids = saliencyGrid(both, {
-      outputSize,
-      paddingSize: options.paddingSize,
-      fwhm: options.fwhm,
-      filter: options.filter,
-    });
-    const [zoomGrid, inverseGrid] = tf.split(grids, [batch, batch], 0) as [tf.Tensor4D, tf.Tensor4D];
+    // One grid per map (not one call on both maps and a split: the split copies the full-size
+    // grids, which costs more than the second set of small 31×31 products).
+    const grid = (saliency: tf.Tensor3D) =>
+      saliencyGrid(saliency, { outputSize, paddingSize: options.paddingSize, fwhm: options.fwhm, filter: options.filter });
+    const zoomGrid = grid(attention.zoom);
+    const inverseGrid = grid(attention.inverse);
     const sample = (grid: tf.Tensor4D) => gridSample(image, grid, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
     return {
       zoomImage: sample(zoomGrid),

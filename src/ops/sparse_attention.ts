@@ -19,8 +19,13 @@ import { checkOneOf, checkScalarLike, checkTensor, checkFloat, fail, ScalarLike 
  *   the inverse map. Evaluation after the first epochs.
  */
 export type AttentionMode = 'all' | 'random' | 'extreme';
+/** The three {@link AttentionMode}s, in the order of the authors' `p`: `['all', 'random', 'extreme']`. */
 export const ATTENTION_MODES: readonly AttentionMode[] = ['all', 'random', 'extreme'];
 
+/**
+ * Options of {@link sparseAttentionMaps}. The radii and the base ratio can be numbers or
+ * one-element tensors (variables, to learn them: S3N learns both radii).
+ */
 export interface SparseAttentionOptions {
   /** Peak assignment, see {@link AttentionMode}. Default `'all'`. */
   mode?: AttentionMode;
@@ -38,6 +43,7 @@ export interface SparseAttentionOptions {
   seed?: number;
 }
 
+/** The two saliency maps of §3.2 and the peaks they were built from. */
 export interface SparseAttentionResult {
   /** Discriminative saliency `[batch, size, size]`. */
   zoom: tf.Tensor3D;
@@ -45,6 +51,47 @@ export interface SparseAttentionResult {
   inverse: tf.Tensor3D;
   /** The peak mask that was used, `[batch, size, size]`. */
   peaks: tf.Tensor3D;
+}
+
+/**
+ * Squared row and column distances `(i - y_p)²` and `(j - x_p)²` for every cell p of a
+ * `size × size` grid (row-major) and every i, j < size, repeated for `batch` samples:
+ * `[batch, size², size]` each. Built on the host once per (batch, size) and uploaded per call,
+ * so that the products below are same-shape element-wise ops (broadcasting ones are several
+ * times slower on the cpu backend).
+ */
+const distanceCache = new Map<string, [Float32Array, Float32Array]>();
+function squaredDistances(batch: number, size: number): [tf.Tensor3D, tf.Tensor3D] {
+  const key = `${batch}x${size}`;
+  let cached = distanceCache.get(key);
+  if (!cached) {
+    const P = size * size;
+    const dy2 = new Float32Array(batch * P * size);
+    const dx2 = new Float32Array(batch * P * size);
+    for (let p = 0; p < P; p++) {
+      const y = Math.floor(p / size);
+      const x = p % size;
+      for (let i = 0; i < size; i++) {
+        dy2[p * size + i] = (i - y) * (i - y);
+        dx2[p * size + i] = (i - x) * (i - x);
+      }
+    }
+    for (let b = 1; b < batch; b++) {
+      dy2.copyWithin(b * P * size, 0, P * size);
+      dx2.copyWithin(b * P * size, 0, P * size);
+    }
+    if (distanceCache.size >= 8) distanceCache.delete(distanceCache.keys().next().value as string);
+    cached = [dy2, dx2];
+    distanceCache.set(key, cached);
+  }
+  const shape: [number, number, number] = [batch, size * size, size];
+  return [tf.tensor3d(cached[0], shape), tf.tensor3d(cached[1], shape)];
+}
+
+/** `[batch, P]` → `[batch, P, size]`, each value repeated along the last axis (a K=1 matmul). */
+function repeatLast(values: tf.Tensor2D, size: number): tf.Tensor3D {
+  const [batch, P] = values.shape;
+  return tf.reshape(tf.matMul(tf.reshape(values, [batch * P, 1]), tf.ones([1, size])), [batch, P, size]);
 }
 
 /**
@@ -57,14 +104,10 @@ export interface SparseAttentionResult {
  * @param sigma2 `[batch, size*size]` variances in pixels², > 0 everywhere.
  */
 function gaussianMixture(weight: tf.Tensor2D, sigma2: tf.Tensor2D, size: number): tf.Tensor3D {
-  const coord = tf.range(0, size, 1, 'float32');
-  const ys = tf.reshape(tf.tile(tf.reshape(coord, [size, 1]), [1, size]), [size * size, 1]); // y_p
-  const xs = tf.reshape(tf.tile(coord, [size]), [size * size, 1]); // x_p
-  const dy2 = tf.square(tf.sub(coord, ys)); // [P, size]: (i - y_p)²
-  const dx2 = tf.square(tf.sub(coord, xs)); // [P, size]: (j - x_p)²
-  const negInv = tf.expandDims(tf.div(-0.5, sigma2), 2); // [B, P, 1]
-  const ey = tf.mul(tf.exp(tf.mul(dy2, negInv)), tf.expandDims(weight, 2)); // [B, P, size]
-  const ex = tf.exp(tf.mul(dx2, negInv)); // [B, P, size]
+  const [dy2, dx2] = squaredDistances(weight.shape[0], size);
+  const negInv = repeatLast(tf.div(-0.5, sigma2) as tf.Tensor2D, size); // [B, P, size]
+  const ey = tf.mul(tf.exp(tf.mul(dy2, negInv)), repeatLast(weight, size)); // w_p · exp(-(i-y_p)²/2σ²)
+  const ex = tf.exp(tf.mul(dx2, negInv)); // exp(-(j-x_p)²/2σ²)
   return tf.matMul(ey, ex, true, false) as tf.Tensor3D;
 }
 
@@ -85,7 +128,15 @@ function firstOnly(mask: tf.Tensor2D): tf.Tensor2D {
  * (e.g. the all-zero map `decisionMap` returns for a constant input) gives the constant
  * `baseRatio`, i.e. the identity sampling grid.
  *
+ * This is the sparse attention of the paper (§3.2): a few Gaussians on the class peaks instead
+ * of a dense map, the discriminative one concentrated on the strong peaks (scaled by `s`), the
+ * complementary one on the weak peaks (scaled by `1/s`) so the second branch looks at the
+ * evidence the first one does not.
+ *
  * @param decision `[batch, size, size]` normalised to [0, 1] (see {@link decisionMap}).
+ * @param options Mode (default `'all'`), radii (defaults 0.09 and 0.3), base ratio (default
+ *   0.09), and optionally the peaks and the random draws to use.
+ * @returns both saliency maps and the peak mask, each `[batch, size, size]`.
  *
  * @example
  * ```ts
