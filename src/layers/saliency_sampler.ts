@@ -10,6 +10,7 @@ import { saliencyFilter, saliencyGrid } from '../ops/saliency_grid';
 import { checkBoolean, checkInteger, checkPositive, fail, toSize2d } from '../ops/validation';
 import { checkShapeRank, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
 
+/** Constructor arguments of {@link SaliencySampler} (plus `LayerArgs`). */
 export interface SaliencySamplerArgs extends LayerArgs {
   /** Size of the resampled image, a number or `[height, width]`. The source image may be larger. */
   outputSize: number | [number, number];
@@ -31,6 +32,12 @@ export interface SaliencySamplerArgs extends LayerArgs {
  * Bilinear sampling, zeros outside, corners aligned, as the authors' code. Gradients flow to
  * the image, the saliency map and (when trainable) the filter.
  *
+ * This is the selective sampling of §3.3, with the saliency sampler of Recasens et al. (2018):
+ * {@link saliencyGrid} turns the saliency map into a grid (each output point is the
+ * saliency-weighted mean position of its neighbourhood), {@link gridSample} reads the image
+ * there. A uniform saliency gives the identity grid. Weight (when `trainableFilter`): `filter`
+ * `[2·paddingSize+1, 2·paddingSize+1]`, initialised with `saliencyFilter(2·paddingSize+1, fwhm)`.
+ *
  * @example
  * ```ts
  * const sampler = new SaliencySampler({ outputSize: 448 });
@@ -38,10 +45,15 @@ export interface SaliencySamplerArgs extends LayerArgs {
  * ```
  */
 export class SaliencySampler extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation: `'S3NSaliencySampler'`. */
   static className = 'S3NSaliencySampler';
+  /** `[outHeight, outWidth]` of the resampled image. */
   readonly outputSize: [number, number];
+  /** Replicate padding of the saliency map, in saliency pixels (the filter is `2·paddingSize+1` wide). */
   readonly paddingSize: number;
+  /** Full width at half maximum of the (initial) Gaussian filter, in saliency pixels. */
   readonly fwhm: number;
+  /** Whether the filter is a trainable weight (else the fixed separable Gaussian is used). */
   readonly trainableFilter: boolean;
   private filter: tfl.LayerVariable | null = null;
 
@@ -70,7 +82,9 @@ export class SaliencySampler extends tfl.layers.Layer {
     if (this.trainableFilter) {
       const k = 2 * this.paddingSize + 1;
       this.filter = this.addWeight('filter', [k, k], 'float32', tfl.initializers.zeros());
-      this.filter.write(tf.tidy(() => saliencyFilter(k, this.fwhm)));
+      const gaussian = saliencyFilter(k, this.fwhm);
+      this.filter.write(gaussian); // the variable takes a reference; the handle can go
+      gaussian.dispose();
     }
     this.built = true;
   }
@@ -80,7 +94,10 @@ export class SaliencySampler extends tfl.layers.Layer {
     return [image[0], this.outputSize[0], this.outputSize[1], image[3]];
   }
 
-  /** The sampling grid `[batch, outHeight, outWidth, 2]` of a saliency map `[batch, size, size]`. */
+  /**
+   * The sampling grid `[batch, outHeight, outWidth, 2]` of a saliency map `[batch, size, size]`,
+   * with the layer's current filter (the layer must be built, e.g. by a first call).
+   */
   grid(saliency: tf.Tensor3D): tf.Tensor4D {
     return saliencyGrid(saliency, {
       outputSize: this.outputSize,

@@ -6,18 +6,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositive, fail } from '../ops/validation';
 
+/** A set of variables that share a learning-rate multiplier (PyTorch's param group). */
 export interface ParamGroup {
   /** A label, e.g. `'classifier'`. */
   name: string;
   /** Learning rate = base learning rate × this. */
   lrMultiplier: number;
+  /** The variables of the group; a variable belongs to at most one group. */
   variables: tf.Variable[];
 }
 
+/** Hyper-parameters of {@link GroupedSGD}; the defaults are the authors'. */
 export interface GroupedSGDOptions {
   /** Base learning rate. Default 0.001 (the authors'). */
   learningRate?: number;
-  /** Default 0.9. */
+  /** Momentum factor (PyTorch's, no dampening, no Nesterov). Default 0.9. */
   momentum?: number;
   /** L2 weight decay added to every gradient (PyTorch semantics). Default 1e-4. */
   weightDecay?: number;
@@ -26,11 +29,27 @@ export interface GroupedSGDOptions {
 /**
  * `v ← momentum·v + (g + weightDecay·w)`, `w ← w − lr·multiplier·v`, per variable. No host
  * synchronisation.
+ *
+ * Not a `tf.Optimizer`: call {@link GroupedSGD.applyGradients} with the gradients of
+ * `tf.variableGrads` (as {@link S3N.trainStep} does). The momentum buffers are created at the
+ * first step of each variable.
+ *
+ * @example
+ * ```ts
+ * const optimizer = new GroupedSGD(s3n.parameterGroups(), { learningRate: 0.01 });
+ * const { value, grads } = tf.variableGrads(() => s3nLoss(s3n.model.apply(x, { training: true }) as tf.Tensor[], y), optimizer.variables);
+ * optimizer.applyGradients(grads);
+ * tf.dispose([value, grads]);
+ * ```
  */
 export class GroupedSGD {
+  /** Base learning rate; assign it to schedule the learning rate (e.g. with {@link stepDecay}). */
   learningRate: number;
+  /** Momentum factor. */
   readonly momentum: number;
+  /** L2 weight decay added to every gradient. */
   readonly weightDecay: number;
+  /** The parameter groups, as given. */
   readonly groups: ParamGroup[];
   private readonly velocity = new Map<string, tf.Variable>();
   private readonly groupOf = new Map<string, ParamGroup>();
@@ -92,10 +111,11 @@ export class GroupedSGD {
       if (!this.groupOf.has(k)) fail('GroupedSGD.setState', 'state', 'buffers of variables this optimiser updates', `unknown variable '${k}'`);
       const old = this.velocity.get(k);
       if (old) old.assign(t);
-      else this.velocity.set(k, tf.variable(t.clone(), false));
+      else this.velocity.set(k, tf.variable(t, false)); // tf.variable copies its initial value
     }
   }
 
+  /** Frees the momentum buffers (the variables being trained are left alone). */
   dispose(): void {
     this.velocity.forEach((v) => v.dispose());
     this.velocity.clear();

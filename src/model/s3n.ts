@@ -25,21 +25,30 @@ import { stageModes } from './schedule';
 
 type Sym = tfl.SymbolicTensor;
 
+/**
+ * Options of {@link S3N.create}. Only `classes` is required; every other option has the
+ * authors' value as its default.
+ */
 export interface S3NOptions {
   /** Number of classes (>= 2). */
   classes: number;
   /** Side of the saliency maps. Default 31. */
   gridSize?: number;
-  /** Initial radii and base ratio, see {@link SparseAttention}. Defaults 0.09, 0.3, 0.09. */
+  /** Initial discriminative radius (a fraction of `gridSize`, learnt), see {@link SparseAttention}. Default 0.09. */
   radius?: number;
+  /** Initial complementary radius (learnt). Default 0.3. */
   radiusInv?: number;
+  /** Constant floor of both saliency maps. Default 0.09. */
   baseRatio?: number;
-  /** Gate parameters. Defaults 5 and 0.2. */
+  /** Gate: how many top classes take part, see {@link ops.decisionMap}. Default 5. */
   topK?: number;
+  /** Gate: entropy threshold δ, see {@link ops.DecisionMapOptions.entropyThreshold}. Default 0.2. */
   entropyThreshold?: number;
-  /** Sampler parameters, see {@link SaliencySampler}. Defaults 30, 13, true. */
+  /** Replicate padding of the saliency maps in the sampler, see {@link SaliencySampler}. Default 30. */
   paddingSize?: number;
+  /** Full width at half maximum of the sampler's (initial) Gaussian filter. Default 13. */
   fwhm?: number;
+  /** Learn the sampler's filter, as the authors do. Default true. */
   trainableFilter?: boolean;
   /** Use the conv-BN-ReLU buffers in the head. Default true. */
   useBuffers?: boolean;
@@ -49,31 +58,59 @@ export interface S3NOptions {
 
 /** The four outputs of S3N, each `[batch, classes]` logits. */
 export interface S3NOutputs {
+  /** Fused classifier on the three pooled features (§3.4): the prediction. */
   fused: tf.Tensor2D;
+  /** Original branch: spatial mean of the class response maps (§3.1). */
   raw: tf.Tensor2D;
+  /** Branch on the image resampled with the discriminative attention. */
   discriminative: tf.Tensor2D;
+  /** Branch on the image resampled with the complementary attention. */
   complementary: tf.Tensor2D;
 }
 
 /** What S3N looked at, for pictures (see {@link S3N.explain}). */
 export interface S3NExplanation {
-  /** Normalised decision map and its peaks, `[batch, gridSize, gridSize]`. */
+  /** Normalised decision map `[batch, gridSize, gridSize]`, values in [0, 1] (§3.1). */
   decision: tf.Tensor3D;
+  /** Peaks of the decision map (0/1) `[batch, gridSize, gridSize]` (§3.1). */
   peaks: tf.Tensor3D;
-  /** Saliency maps `[batch, gridSize, gridSize]`. */
+  /** Discriminative saliency map `[batch, gridSize, gridSize]` (§3.2). */
   zoomSaliency: tf.Tensor3D;
+  /** Complementary saliency map `[batch, gridSize, gridSize]` (§3.2). */
   inverseSaliency: tf.Tensor3D;
-  /** Resampled images `[batch, height, width, channels]`. */
+  /** Image resampled with the discriminative map `[batch, height, width, channels]` (§3.3). */
   zoomImage: tf.Tensor4D;
+  /** Image resampled with the complementary map `[batch, height, width, channels]` (§3.3). */
   inverseImage: tf.Tensor4D;
 }
 
+/**
+ * Options of {@link S3N.createOptimizer}: the SGD hyper-parameters (defaults: learning rate
+ * 0.001, momentum 0.9, weight decay 1e-4) and the per-group learning-rate multipliers.
+ */
 export interface S3NOptimizerOptions extends GroupedSGDOptions {
   /** Learning-rate multipliers (authors: classifiers 10, radius 1e-4, filter 1e-4, the rest 1). */
-  multipliers?: { base?: number; classifier?: number; radius?: number; filter?: number };
+  multipliers?: {
+    /** Backbone, head buffers and everything else. Default 1. */
+    base?: number;
+    /** Class response map and the three classifiers of the head. Default 10. */
+    classifier?: number;
+    /** Both radii of the sparse attention. Default 1e-4. */
+    radius?: number;
+    /** The sampler's filter. Default 1e-4. */
+    filter?: number;
+  };
 }
 
-/** Output order of {@link S3N.model}. */
+/**
+ * Output order of {@link S3N.model}: `['fused', 'raw', 'discriminative', 'complementary']`.
+ *
+ * @example
+ * ```ts
+ * const outputs = s3n.model.predict(images) as tf.Tensor2D[];
+ * const fused = outputs[S3N_OUTPUTS.indexOf('fused')];   // [batch, classes]
+ * ```
+ */
 export const S3N_OUTPUTS = ['fused', 'raw', 'discriminative', 'complementary'] as const;
 
 /**
@@ -91,12 +128,17 @@ export const S3N_OUTPUTS = ['fused', 'raw', 'discriminative', 'complementary'] a
  * ```
  */
 export class S3N {
-  /** The four-output network. */
+  /** The four-output network, outputs in {@link S3N_OUTPUTS} order. */
   readonly model: tfl.LayersModel;
+  /** The {@link SparseAttention} layer (§3.1–3.2): holds the two learnable radii. */
   readonly attention: SparseAttention;
+  /** The {@link SaliencySampler} layer (§3.3), shared by both branches: holds the learnable filter. */
   readonly sampler: SaliencySampler;
+  /** The {@link ClassResponseMap} layer (§3.1). */
   readonly classResponseMap: ClassResponseMap;
+  /** The {@link S3NHead} layer (§3.4): branch buffers and classifiers. */
   readonly head: S3NHead;
+  /** The backbone (a nested model, called on the image and on both resampled images). */
   readonly backbone: tfl.LayersModel;
 
   private constructor(model: tfl.LayersModel) {
@@ -115,6 +157,18 @@ export class S3N {
 
   /**
    * Builds S3N on a backbone mapping `[batch, H, W, C]` to `[batch, h, w, depth]` (fixed H, W).
+   * The resampled images have the input's size `H × W`. The backbone is used as is (its weights,
+   * e.g. pretrained ones, are shared by the three branches and trained with the rest).
+   *
+   * @param backbone A single-input, single-output `tf.LayersModel`, e.g. {@link smallResNet},
+   *   {@link resnet50} or {@link cutBackbone} of a pretrained network.
+   * @param options `classes` and the S3N hyper-parameters, see {@link S3NOptions}.
+   *
+   * @example
+   * ```ts
+   * const s3n = S3N.create(resnet50({ inputSize: 448 }), { classes: 200 });
+   * s3n.model.outputs.map((o) => o.shape); // four times [null, 200]
+   * ```
    */
   static create(backbone: tfl.LayersModel, options: S3NOptions): S3N {
     const fn = 'S3N.create';
@@ -167,7 +221,21 @@ export class S3N {
     return new S3N(model);
   }
 
-  /** Wraps a four-output model made by {@link S3N.create} (e.g. after `tf.loadLayersModel`). */
+  /**
+   * Wraps a four-output model made by {@link S3N.create} (e.g. after `tf.loadLayersModel`).
+   * Importing this package registers the S3N layer classes, so a saved model loads with
+   * tfjs-layers' own `loadLayersModel`.
+   *
+   * @example
+   * ```ts
+   * let artifacts: tf.io.ModelArtifacts | undefined;
+   * await s3n.model.save(tf.io.withSaveHandler(async (a) => {
+   *   artifacts = a;
+   *   return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+   * }));
+   * const copy = S3N.fromModel(await tfl.loadLayersModel(tf.io.fromMemory(artifacts!)));
+   * ```
+   */
   static fromModel(model: tfl.LayersModel): S3N {
     if (!(model instanceof tfl.LayersModel)) fail('S3N.fromModel', 'model', 'a tf.LayersModel', describe(model));
     return new S3N(model);
@@ -192,25 +260,43 @@ export class S3N {
     }
   }
 
-  /** All four outputs. `training` selects the training attention mode and batch statistics. */
+  /**
+   * All four outputs, `[batch, classes]` each. `training` selects the training attention mode
+   * and batch statistics (and updates the batch-norm moving averages).
+   *
+   * @param images `[batch, H, W, C]` at the backbone's input size.
+   */
   apply(images: tf.Tensor4D, options: { training?: boolean } = {}): S3NOutputs {
     this.checkImages('S3N.apply', images);
     const [fused, raw, discriminative, complementary] = this.model.apply(images, { training: options.training === true }) as tf.Tensor2D[];
     return { fused, raw, discriminative, complementary };
   }
 
-  /** Inference: the fused logits `[batch, classes]`. */
+  /**
+   * Inference: the fused logits `[batch, classes]` (inference attention mode, moving
+   * batch-norm statistics).
+   *
+   * @param images `[batch, H, W, C]` at the backbone's input size.
+   *
+   * @example
+   * ```ts
+   * const classes = tf.argMax(s3n.predict(images), 1); // [batch] int32
+   * ```
+   */
   predict(images: tf.Tensor4D): tf.Tensor2D {
     this.checkImages('S3N.predict', images);
     return tf.tidy(() => (this.model.apply(images, { training: false }) as tf.Tensor2D[])[0]);
   }
 
-  /** Sets the attention modes of the authors' three-stage schedule for a 0-based epoch. */
+  /**
+   * Sets the attention modes of the authors' three-stage schedule for a 0-based epoch (see
+   * {@link stageModes}): call it at the start of every epoch.
+   */
   setEpoch(epoch: number, switchEpoch = 20): void {
     this.attention.setModes(stageModes(epoch, switchEpoch));
   }
 
-  /** Sets the attention modes directly. */
+  /** Sets the attention modes directly (see {@link AttentionMode}); an omitted mode is kept. */
   setModes(modes: { training?: AttentionMode; inference?: AttentionMode }): void {
     this.attention.setModes(modes);
   }
@@ -234,7 +320,15 @@ export class S3N {
     return (Object.keys(groups) as (keyof typeof groups)[]).filter((k) => groups[k].length > 0).map((k) => ({ name: k, lrMultiplier: m[k], variables: groups[k] }));
   }
 
-  /** SGD (momentum 0.9, weight decay 1e-4, base lr 0.001) over {@link parameterGroups}. */
+  /**
+   * SGD (momentum 0.9, weight decay 1e-4, base lr 0.001) over {@link S3N.parameterGroups}.
+   *
+   * @example
+   * ```ts
+   * const optimizer = s3n.createOptimizer({ learningRate: 0.01, multipliers: { classifier: 1 } });
+   * optimizer.learningRate = 0.01 * stepDecay(epoch);     // the authors' step decay
+   * ```
+   */
   createOptimizer(options: S3NOptimizerOptions = {}): GroupedSGD {
     return new GroupedSGD(this.parameterGroups(options.multipliers), options);
   }
@@ -242,25 +336,68 @@ export class S3N {
   /**
    * One training step: forward in training mode, {@link s3nLoss}, gradients, update. Returns
    * the loss as a scalar tensor (no host synchronisation; dispose it).
+   *
+   * @param images `[batch, H, W, C]` at the backbone's input size.
+   * @param labels `[batch]` int32 class indices.
+   * @param optimizer Usually {@link S3N.createOptimizer}; only its variables are trained.
+   * @param lossOptions Label smoothing and term weights, see {@link S3NLossOptions}.
+   *
+   * @example
+   * ```ts
+   * const optimizer = s3n.createOptimizer();
+   * for (let epoch = 0; epoch < epochs; epoch++) {
+   *   s3n.setEpoch(epoch);
+   *   for (const [x, y] of batches) tf.dispose(s3n.trainStep(x, y, optimizer));
+   * }
+   * ```
    */
   trainStep(images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD, lossOptions: S3NLossOptions = {}): tf.Scalar {
+    const { loss, outputs } = this.trainStepWithOutputs(images, labels, optimizer, lossOptions);
+    tf.dispose(Object.values(outputs));
+    return loss;
+  }
+
+  /**
+   * {@link S3N.trainStep} that also returns the four outputs of the forward pass (before the
+   * update), e.g. to count training hits without a second forward pass. Dispose all of it.
+   */
+  trainStepWithOutputs(
+    images: tf.Tensor4D,
+    labels: tf.Tensor1D,
+    optimizer: GroupedSGD,
+    lossOptions: S3NLossOptions = {},
+  ): { loss: tf.Scalar; outputs: S3NOutputs } {
     this.checkImages('S3N.trainStep', images);
     checkTensor('S3N.trainStep', 'labels', labels, 1, '[batch] of class indices');
     if (labels.shape[0] !== images.shape[0]) {
       fail('S3N.trainStep', 'labels', `${images.shape[0]} labels like images`, `${labels.shape[0]}`);
     }
-    const { value, grads } = tf.variableGrads(
-      () => s3nLoss(this.model.apply(images, { training: true }) as tf.Tensor[], labels, lossOptions),
-      optimizer.variables,
-    );
+    let kept: tf.Tensor2D[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const outs = this.model.apply(images, { training: true }) as tf.Tensor2D[];
+      kept = outs.map((o) => tf.keep(o));
+      return s3nLoss(outs, labels, lossOptions);
+    }, optimizer.variables);
     optimizer.applyGradients(grads);
     tf.dispose(grads);
-    return value;
+    const [fused, raw, discriminative, complementary] = kept;
+    return { loss: value, outputs: { fused, raw, discriminative, complementary } };
   }
+
 
   /**
    * What the network looks at: decision map, peaks, both saliency maps and both resampled
-   * images, computed as in inference (or training, with `training: true`).
+   * images. The backbone always runs in inference mode (moving batch-norm statistics, nothing
+   * updated); `training: true` selects the training attention mode instead of the inference
+   * one, and `mode` forces one. A `'random'` mode draws like a call of the layer does.
+   *
+   * @param images `[batch, H, W, C]` at the backbone's input size.
+   *
+   * @example
+   * ```ts
+   * const { peaks, zoomSaliency, zoomImage, inverseImage } = s3n.explain(images);
+   * // peaks [B, 31, 31] (0/1); zoomImage, inverseImage [B, H, W, C]
+   * ```
    */
   explain(images: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): S3NExplanation {
     this.checkImages('S3N.explain', images);
@@ -281,13 +418,29 @@ export class S3N {
   }
 
   /** Current radii `{radius, radiusInv}` (reads them from the device). */
-  async radii(): Promise<{ radius: number; radiusInv: number }> {
+  async radii(): Promise<{
+    /** Discriminative radius, a fraction of the grid size. */
+    radius: number;
+    /** Complementary radius, a fraction of the grid size. */
+    radiusInv: number;
+  }> {
     const w = this.attention.getWeights();
     const [r, ri] = await Promise.all(w.map((t) => t.data()));
     return { radius: r[0], radiusInv: ri[0] };
   }
 
+  /**
+   * Frees every weight of the network, the backbone's included: the network is unusable after,
+   * and the backbone must not be disposed separately. (tfjs-layers counts one reference per call
+   * of a layer and disposing the outer model releases one; the backbone is called three times
+   * and the sampler twice, so their remaining references are released here.)
+   */
   dispose(): void {
     this.model.dispose();
+    for (const layer of [this.backbone, this.sampler]) {
+      const counted = layer as unknown as { _refCount: number | null };
+      while (counted._refCount !== null && counted._refCount > 0) layer.dispose();
+    }
   }
+
 }

@@ -139,6 +139,24 @@ describe('S3N', () => {
     expect(total).toBe(s3n.model.trainableWeights.length);
   });
 
+  it('dispose() frees every tensor, and optimizer state round-trips without leaks', () => {
+    const before = tf.memory().numTensors;
+    const s3n = tinyS3N(4);
+    const { images, labels } = synthetic(2, 5);
+    const opt = s3n.createOptimizer();
+    s3n.trainStep(images, labels, opt).dispose();
+    const state = opt.getState();
+    const copy = s3n.createOptimizer();
+    copy.setState(state);
+    const restored = copy.getState();
+    for (const k of Object.keys(state)) expect(Array.from(restored[k].dataSync())).toEqual(Array.from(state[k].dataSync()));
+    tf.dispose([images, labels, ...Object.values(state), ...Object.values(restored)]);
+    opt.dispose();
+    copy.dispose();
+    s3n.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('follows the three-stage schedule and the step decay', () => {
     expect(stageModes(0)).toEqual({ training: 'all', inference: 'random' });
     expect(stageModes(20)).toEqual({ training: 'all', inference: 'random' });

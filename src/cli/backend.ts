@@ -1,0 +1,73 @@
+/**
+ * Backend selection of the CLI: `cpu` (pure JS, always there), `wasm`
+ * (@tensorflow/tfjs-backend-wasm plus this package's wasm training kernels) and `tensorflow`
+ * (libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user
+ * installed one).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { installFastCpuKernels } from './cpu_kernels';
+
+export const BACKENDS = ['cpu', 'wasm', 'tensorflow'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** An error whose message is meant for the user as is (no stack trace). */
+export class UsageError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(String((e as Error)?.message));
+}
+
+/** Imports the first module of `specifiers` that exists; undefined when none does. */
+async function importFirst(specifiers: string[]): Promise<string | undefined> {
+  for (const s of specifiers) {
+    try {
+      await import(s);
+      return s;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Selects and initialises a backend. Returns a one-line description for the log.
+ * Throws a {@link UsageError} with install instructions when `tensorflow` is not installed.
+ */
+export async function setupBackend(name: BackendName): Promise<string> {
+  if (name === 'cpu') {
+    await import('@tensorflow/tfjs-backend-cpu');
+    installFastCpuKernels();
+  } else if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+    // The wasm training kernels (Conv2DBackpropFilter, …): src/wasm-training.ts when run from
+    // source, else the package's own export (self-reference), else dist/wasm-training.js.
+    const found = await importFirst(['../wasm-training', 's3n-layers/wasm-training', './wasm-training.js']);
+    if (found === undefined) {
+      process.stderr.write('warning: the wasm training kernels (s3n-layers/wasm-training) were not found; training on wasm may fail for lack of gradient kernels.\n');
+    }
+  } else if (name === 'tensorflow') {
+    const found = await importFirst(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+    if (found === undefined) {
+      throw new UsageError(
+        "--backend tensorflow needs @tensorflow/tfjs-node-gpu (CUDA) or @tensorflow/tfjs-node (CPU), and neither is installed.\n" +
+          'Install one next to s3n-layers (its install downloads libtensorflow):\n' +
+          '  npm install @tensorflow/tfjs-node@4.22.0        # or @tensorflow/tfjs-node-gpu@4.22.0\n' +
+          'or use --backend cpu or --backend wasm.',
+        1,
+      );
+    }
+  } else {
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, but got '${String(name)}'.`);
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new UsageError(`the '${name}' backend failed to initialise.`, 1);
+  await tf.ready();
+  return `${tf.getBackend()} backend`;
+}

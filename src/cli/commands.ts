@@ -1,0 +1,383 @@
+/**
+ * The `s3n` command line (run by `main.ts`): train, evaluate, predict with and look at S3N.
+ *
+ * ```
+ * s3n demo [--out DIR]
+ * s3n train --dataset cub|aircraft|cars|folder --data DIR --out DIR [options]
+ * s3n eval --checkpoint DIR --dataset KIND --data DIR
+ * s3n predict --checkpoint DIR IMAGE...
+ * s3n visualize --checkpoint DIR IMAGE... --out DIR
+ * ```
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DATASET_KINDS, DatasetKind, readDataset } from '../data';
+import { loadImage } from '../data/augment';
+import type { ImageItem } from '../data/types';
+import { ImagePipeline } from '../data/pipeline';
+import { BACKENDS, BackendName, setupBackend, UsageError } from './backend';
+import { evaluate } from './evaluate';
+import { loadS3N } from './model_setup';
+import { writeExplanationPictures } from './picture';
+import { writeSyntheticDataset } from './synthetic';
+import { formatAccuracies, train, TrainOptions } from './train';
+
+type Values = Record<string, string | boolean | undefined>;
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+
+const COMMON: OptionSpec = { backend: { type: 'string', default: 'cpu' }, help: { type: 'boolean', short: 'h' } };
+
+const USAGE: Record<string, string> = {
+  main: `s3n: Selective Sparse Sampling (S3N, Ding et al. ICCV 2019) on TensorFlow.js
+
+Usage: s3n <command> [options]
+
+Commands:
+  demo        build a small synthetic fine-grained dataset, train S3N on it (2-4 min on a CPU), draw pictures
+  train       train S3N on CUB-200-2011, FGVC-Aircraft, Stanford Cars or an image folder
+  eval        top-1 accuracy of the four outputs of a checkpoint on a dataset
+  predict     top-k classes of images
+  visualize   pictures of the peaks, attention maps and resampled images
+
+Every command takes --backend cpu|wasm|tensorflow (default cpu) and --help.`,
+  train: `Usage: s3n train --dataset cub|aircraft|cars|folder --data DIR --out DIR [options]
+
+  --dataset KIND        cub, aircraft, cars or folder (DIR/train/<class>/*, DIR/test/<class>/*)
+  --data DIR            the dataset root in its official layout
+  --annotation LEVEL    FGVC-Aircraft labels: variant (default), family or manufacturer
+  --backbone NAME       resnet50 (default), small, or PATH of a tfjs LayersModel (model.json)
+  --cut-layer NAME      layer to cut a PATH backbone at (its output is the feature map)
+  --widths A,B,...      stage widths of the small backbone (default 16,32,64)
+  --input-size N        input side in pixels (default 448)
+  --epochs N            (default 60)
+  --batch-size N        (default 16)
+  --lr X                base learning rate (default 0.001), x0.1 every --lr-step epochs (default 40)
+  --switch-epoch N      last epoch (0-based) of the first attention stage (default 20)
+  --seed N              seed of the weights, the attention draws and the data order (default 0)
+  --grid-size N, --padding-size N, --fwhm X   S3N saliency grid options (defaults 31, 30, 13)
+  --bn-momentum X       backbone batch-norm momentum, Keras convention (default 0.9 = PyTorch's 0.1, the authors')
+  --out DIR             run folder: checkpoints/, metrics.json
+  --resume              continue the run in --out from its last checkpoint
+  --backend NAME        cpu (default), wasm or tensorflow`,
+  eval: `Usage: s3n eval --checkpoint DIR --dataset KIND --data DIR [--split test|train] [--batch-size N]
+
+  --checkpoint DIR      a checkpoint folder or a run folder (its latest checkpoint)`,
+  predict: `Usage: s3n predict --checkpoint DIR IMAGE... [--top-k 5]`,
+  visualize: `Usage: s3n visualize --checkpoint DIR IMAGE... --out DIR
+
+Writes <image>_figure.png (all panels), _peaks.png, _discriminative.png, _complementary.png and
+_resampled.png for each image.`,
+  demo: `Usage: s3n demo [--out DIR] [--epochs N] [--seed N]
+
+Writes a synthetic dataset (DIR/data), trains a small S3N on it (DIR/run) and draws pictures
+(DIR/pictures). Default DIR: ./s3n-demo.`,
+};
+
+function parse(args: string[], options: OptionSpec, positionals = false): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: positionals, strict: true });
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function str(v: Values, name: string, required = false): string | undefined {
+  const x = v[name];
+  if (typeof x === 'string' && x !== '') return x;
+  if (required) throw new UsageError(`--${name} is required.`);
+  return undefined;
+}
+
+function num(v: Values, name: string, fallback: number, kind: 'int' | 'positive-int' | 'positive' | 'non-negative-int'): number {
+  const raw = str(v, name);
+  if (raw === undefined) return fallback;
+  const x = Number(raw);
+  const ok =
+    Number.isFinite(x) &&
+    (kind === 'positive' ? x > 0 : Number.isInteger(x) && (kind === 'int' || (kind === 'positive-int' ? x >= 1 : x >= 0)));
+  if (!ok) {
+    const what = { int: 'an integer', 'positive-int': 'an integer >= 1', positive: 'a number > 0', 'non-negative-int': 'an integer >= 0' }[kind];
+    throw new UsageError(`--${name} must be ${what}, but got '${raw}'.`);
+  }
+  return x;
+}
+
+function choice<T extends string>(v: Values, name: string, choices: readonly T[], fallback?: T): T {
+  const raw = str(v, name) ?? fallback;
+  if (raw === undefined) throw new UsageError(`--${name} is required (one of ${choices.join(', ')}).`);
+  if (!(choices as readonly string[]).includes(raw)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, but got '${raw}'.`);
+  return raw as T;
+}
+
+function widths(v: Values): number[] | undefined {
+  const raw = str(v, 'widths');
+  if (raw === undefined) return undefined;
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || !list.every((w) => Number.isInteger(w) && w >= 1)) {
+    throw new UsageError(`--widths must be a comma-separated list of integers >= 1 (e.g. 16,32,64), but got '${raw}'.`);
+  }
+  return list;
+}
+
+function bnMomentum(v: Values): number {
+  const x = num(v, 'bn-momentum', 0.9, 'positive');
+  if (x >= 1) throw new UsageError(`--bn-momentum must be a number in (0, 1), but got '${str(v, 'bn-momentum')}'.`);
+  return x;
+}
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+const warn = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+async function backendFrom(v: Values): Promise<void> {
+  const name = choice<BackendName>(v, 'backend', BACKENDS, 'cpu');
+  await setupBackend(name);
+}
+
+const TRAIN_OPTIONS: OptionSpec = {
+  dataset: { type: 'string' },
+  data: { type: 'string' },
+  annotation: { type: 'string' },
+  backbone: { type: 'string' },
+  'cut-layer': { type: 'string' },
+  widths: { type: 'string' },
+  'input-size': { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'lr-step': { type: 'string' },
+  'switch-epoch': { type: 'string' },
+  seed: { type: 'string' },
+  'grid-size': { type: 'string' },
+  'padding-size': { type: 'string' },
+  fwhm: { type: 'string' },
+  'bn-momentum': { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'boolean' },
+};
+
+/** Option name on the command line → field of {@link TrainOptions}. */
+const FIELD: Record<string, string> = { 'cut-layer': 'cutLayer', 'input-size': 'inputSize', 'batch-size': 'batchSize', 'lr-step': 'lrStep', 'switch-epoch': 'switchEpoch', 'grid-size': 'gridSize', 'padding-size': 'paddingSize', 'bn-momentum': 'bnMomentum' };
+
+async function cmdTrain(args: string[]): Promise<void> {
+  const { values: v } = parse(args, TRAIN_OPTIONS);
+  if (v.help) return print(USAGE.train);
+  const annotation = str(v, 'annotation');
+  const opts: TrainOptions = {
+    dataset: choice<DatasetKind>(v, 'dataset', DATASET_KINDS),
+    data: str(v, 'data', true) as string,
+    annotation: annotation === undefined ? undefined : choice(v, 'annotation', ['variant', 'family', 'manufacturer'] as const),
+    backbone: str(v, 'backbone') ?? 'resnet50',
+    cutLayer: str(v, 'cut-layer'),
+    widths: widths(v),
+    inputSize: num(v, 'input-size', 448, 'positive-int'),
+    epochs: num(v, 'epochs', 60, 'positive-int'),
+    batchSize: num(v, 'batch-size', 16, 'positive-int'),
+    lr: num(v, 'lr', 0.001, 'positive'),
+    lrStep: num(v, 'lr-step', 40, 'positive-int'),
+    switchEpoch: num(v, 'switch-epoch', 20, 'non-negative-int'),
+    seed: num(v, 'seed', 0, 'non-negative-int'),
+    gridSize: str(v, 'grid-size') === undefined ? undefined : num(v, 'grid-size', 31, 'positive-int'),
+    paddingSize: str(v, 'padding-size') === undefined ? undefined : num(v, 'padding-size', 30, 'positive-int'),
+    fwhm: str(v, 'fwhm') === undefined ? undefined : num(v, 'fwhm', 13, 'positive'),
+    bnMomentum: bnMomentum(v),
+    out: str(v, 'out', true) as string,
+    resume: v.resume === true,
+    log: print,
+    warn,
+  };
+  await backendFrom(v);
+  const explicit = new Set(Object.keys(v).filter((k) => v[k] !== undefined).map((k) => FIELD[k] ?? k));
+  const { s3n } = await train(opts, explicit);
+  s3n.dispose();
+}
+
+async function cmdEval(args: string[]): Promise<void> {
+  const { values: v } = parse(args, { checkpoint: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, annotation: { type: 'string' }, split: { type: 'string' }, 'batch-size': { type: 'string' } });
+  if (v.help) return print(USAGE.eval);
+  const checkpoint = str(v, 'checkpoint', true) as string;
+  const kind = choice<DatasetKind>(v, 'dataset', DATASET_KINDS);
+  const data = str(v, 'data', true) as string;
+  const split = choice(v, 'split', ['test', 'train'] as const, 'test');
+  const annotation = str(v, 'annotation') === undefined ? undefined : choice(v, 'annotation', ['variant', 'family', 'manufacturer'] as const);
+  const batchSize = num(v, 'batch-size', 16, 'positive-int');
+  await backendFrom(v);
+  const { s3n, checkpoint: ck } = await loadS3N(checkpoint);
+  const ds = readDataset(kind, data, { aircraft: { annotation } });
+  if (ds.classNames.length !== s3n.classes) {
+    throw new UsageError(`--data must have the ${s3n.classes} classes the checkpoint was trained on, but got ${ds.classNames.length} classes in '${ds.root}'.`, 1);
+  }
+  const [inputSize] = s3n.inputShape;
+  const pipe = new ImagePipeline(ds[split], { mode: 'eval', batchSize, inputSize, onWarning: (m) => warn(`warning: ${m}`) });
+  const t0 = Date.now();
+  const { accuracies, images } = await evaluate(s3n, pipe);
+  print(`${ds.name} ${split} (${images} images, checkpoint ${ck.dir}): top-1 ${formatAccuracies(accuracies)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  s3n.dispose();
+}
+
+async function loadImages(files: string[], inputSize: number): Promise<{ file: string; data: Float32Array }[]> {
+  const out: { file: string; data: Float32Array }[] = [];
+  for (const file of files) {
+    try {
+      out.push({ file, data: await loadImage({ path: path.resolve(file) }, { mode: 'eval', inputSize }) });
+    } catch (e) {
+      warn(`warning: skipping ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+async function cmdPredict(args: string[]): Promise<void> {
+  const { values: v, positionals } = parse(args, { checkpoint: { type: 'string' }, 'top-k': { type: 'string' } }, true);
+  if (v.help) return print(USAGE.predict);
+  const checkpoint = str(v, 'checkpoint', true) as string;
+  if (positionals.length === 0) throw new UsageError('predict needs at least one IMAGE.');
+  const k = num(v, 'top-k', 5, 'positive-int');
+  await backendFrom(v);
+  const { s3n, checkpoint: ck } = await loadS3N(checkpoint);
+  const names = ck.state.classNames;
+  const [inputSize] = s3n.inputShape;
+  const images = await loadImages(positionals, inputSize);
+  for (const { file, data } of images) {
+    const probs = tf.tidy(() => tf.softmax(s3n.predict(tf.tensor4d(data, [1, inputSize, inputSize, 3]))));
+    const p = Array.from(await probs.data());
+    probs.dispose();
+    const top = p.map((x, i) => [x, i] as const).sort((a, b) => b[0] - a[0]).slice(0, k);
+    print(file);
+    top.forEach(([x, i], r) => print(`  ${r + 1}. ${names[i] ?? `class ${i}`}  ${(100 * x).toFixed(1)}%`));
+  }
+  s3n.dispose();
+  if (images.length === 0) throw new UsageError('none of the images could be read.', 1);
+}
+
+async function cmdVisualize(args: string[]): Promise<void> {
+  const { values: v, positionals } = parse(args, { checkpoint: { type: 'string' }, out: { type: 'string' } }, true);
+  if (v.help) return print(USAGE.visualize);
+  const checkpoint = str(v, 'checkpoint', true) as string;
+  const out = path.resolve(str(v, 'out', true) as string);
+  if (positionals.length === 0) throw new UsageError('visualize needs at least one IMAGE.');
+  await backendFrom(v);
+  const { s3n } = await loadS3N(checkpoint);
+  const [inputSize] = s3n.inputShape;
+  fs.mkdirSync(out, { recursive: true });
+  const images = await loadImages(positionals, inputSize);
+  for (const { file, data } of images) {
+    const x = tf.tensor4d(data, [1, inputSize, inputSize, 3]);
+    const files = await writeExplanationPictures(s3n, x, out, path.basename(file, path.extname(file)));
+    x.dispose();
+    print(`${file} → ${files.figure}`);
+  }
+  s3n.dispose();
+  if (images.length === 0) throw new UsageError('none of the images could be read.', 1);
+}
+
+async function cmdDemo(args: string[]): Promise<void> {
+  const { values: v } = parse(args, { out: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' } });
+  if (v.help) return print(USAGE.demo);
+  const out = path.resolve(str(v, 'out') ?? 's3n-demo');
+  const epochs = num(v, 'epochs', DEMO.epochs, 'positive-int');
+  const seed = num(v, 'seed', 0, 'non-negative-int');
+  await backendFrom(v);
+  const t0 = Date.now();
+  const dataDir = path.join(out, 'data');
+  const runDir = path.join(out, 'run');
+  const picDir = path.join(out, 'pictures');
+  const classes = await writeSyntheticDataset(dataDir, { classes: DEMO.classes, trainPerClass: DEMO.trainPerClass, testPerClass: DEMO.testPerClass, size: 64, seed });
+  print(`demo: wrote a synthetic fine-grained dataset to ${dataDir}: ${classes.length} classes (${classes.join(', ')}) that differ only in the colour of a small crest, ${DEMO.trainPerClass} training and ${DEMO.testPerClass} test images of 64×64 each`);
+  fs.rmSync(runDir, { recursive: true, force: true });
+  fs.rmSync(picDir, { recursive: true, force: true });
+  const { s3n, metrics, checkpoint, data } = await train({
+    dataset: 'folder',
+    data: dataDir,
+    backbone: 'small',
+    widths: DEMO.widths,
+    inputSize: DEMO.inputSize,
+    epochs,
+    batchSize: DEMO.batchSize,
+    lr: DEMO.lr,
+    lrStep: 40,
+    switchEpoch: Math.max(0, Math.floor(epochs / 2) - 1),
+    seed,
+    gridSize: DEMO.gridSize,
+    paddingSize: DEMO.paddingSize,
+    fwhm: DEMO.fwhm,
+    bnMomentum: 0.9,
+    out: runDir,
+    resume: false,
+    log: print,
+    warn,
+  });
+  fs.mkdirSync(picDir, { recursive: true });
+  const picked = classes.map((_, c) => data.test.find((it) => it.label === c)).filter((it): it is ImageItem => it !== undefined);
+  const [inputSize] = s3n.inputShape;
+  for (const item of picked) {
+    const x = tf.tensor4d(await loadImage(item, { mode: 'eval', inputSize }), [1, inputSize, inputSize, 3]);
+    const name = `${data.classNames[item.label]}_${path.basename(item.path, path.extname(item.path))}`;
+    const files = await writeExplanationPictures(s3n, x, picDir, name);
+    x.dispose();
+    print(`demo: ${files.figure}`);
+  }
+  s3n.dispose();
+  const last = metrics[metrics.length - 1];
+  print(
+    `demo: done in ${((Date.now() - t0) / 1000).toFixed(0)} s. Final test top-1: ${formatAccuracies(last.test)} (chance ${(100 / classes.length).toFixed(0)}%).\n` +
+      `  checkpoint: ${checkpoint}\n  pictures:   ${picDir} (input with peaks | discriminative attention | complementary attention | zoomed | inverse)\n` +
+      `  next: s3n predict --checkpoint ${runDir} ${picked[0]?.path ?? 'IMAGE'}`,
+  );
+}
+
+/** Settings of `s3n demo` (small enough for 2–4 minutes on two CPU cores). */
+export const DEMO = {
+  classes: 4,
+  trainPerClass: 48,
+  testPerClass: 16,
+  inputSize: 48,
+  widths: [8, 16],
+  batchSize: 16,
+  epochs: 6,
+  lr: 0.05,
+  gridSize: 15,
+  paddingSize: 8,
+  fwhm: 4,
+};
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  train: cmdTrain,
+  eval: cmdEval,
+  predict: cmdPredict,
+  visualize: cmdVisualize,
+  demo: cmdDemo,
+};
+
+/** Runs the CLI on `argv` (without `node script`). Returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    print(USAGE.main);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    warn(`s3n: unknown command '${command}' (expected one of ${Object.keys(COMMANDS).join(', ')}).\n\n${USAGE.main}`);
+    return 2;
+  }
+  tf.enableProdMode(); // also silences tfjs' "install tfjs-node" banner
+  try {
+    await run(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      warn(`s3n ${command}: ${e.message}${e.exitCode === 2 ? `\n\n${USAGE[command]}` : ''}`);
+      return e.exitCode;
+    }
+    warn(`s3n ${command}: ${(e as Error)?.message ?? String(e)}`);
+    if (process.env.S3N_DEBUG) warn(String((e as Error)?.stack));
+    return 1;
+  }
+}

@@ -1,0 +1,37 @@
+/** Top-1 accuracy of the four S3N outputs over a pipeline, and a training step that keeps the fused logits. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ImagePipeline } from '../data/pipeline';
+import type { GroupedSGD } from '../model/optimizer';
+import { S3N, S3N_OUTPUTS } from '../model/s3n';
+
+export type OutputName = (typeof S3N_OUTPUTS)[number];
+export type Accuracies = Record<OutputName, number>;
+
+/** Top-1 accuracy of each output (fused, raw, discriminative, complementary) on one pass of `pipeline`. */
+export async function evaluate(s3n: S3N, pipeline: ImagePipeline, epoch = 0): Promise<{ accuracies: Accuracies; images: number }> {
+  const correct = new Float64Array(S3N_OUTPUTS.length);
+  let images = 0;
+  for await (const batch of pipeline.epoch(epoch)) {
+    const hits = tf.tidy(() => {
+      const outs = s3n.model.apply(batch.images, { training: false }) as tf.Tensor2D[];
+      return tf.stack(outs.map((o) => tf.sum(tf.cast(tf.equal(tf.argMax(o, 1), batch.labels), 'int32'))));
+    });
+    const h = await hits.data();
+    h.forEach((v, i) => (correct[i] += v));
+    images += batch.images.shape[0];
+    tf.dispose([hits, batch.images, batch.labels]);
+  }
+  const accuracies = Object.fromEntries(S3N_OUTPUTS.map((n, i) => [n, images > 0 ? correct[i] / images : 0])) as Accuracies;
+  return { accuracies, images };
+}
+
+/**
+ * One training step, the same as {@link S3N.trainStep} (the S3N loss, gradients, the grouped
+ * SGD update), that also returns how many images the fused output classified right.
+ */
+export function trainStepWithHits(s3n: S3N, images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD): { loss: tf.Scalar; hits: tf.Scalar } {
+  const { loss, outputs } = s3n.trainStepWithOutputs(images, labels, optimizer);
+  const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(outputs.fused, 1), labels), 'int32')) as tf.Scalar);
+  tf.dispose(Object.values(outputs));
+  return { loss, hits };
+}

@@ -1,0 +1,142 @@
+/**
+ * Image decoding and the authors' augmentation, with sharp (libvips):
+ *
+ * - train: random resized crop (area 0.5–1 of the image, aspect ratio 3/4–4/3, as
+ *   torchvision's `RandomResizedCrop(size, scale=(0.5, 1))`), resized to `inputSize`², and a
+ *   horizontal flip with probability 0.5;
+ * - eval: resize the shorter side to `600·inputSize/448` and center-crop `inputSize`²
+ *   (`Resize(600)`, `CenterCrop(448)` at the paper's size).
+ *
+ * Pixels are then normalised with the ImageNet mean and standard deviation.
+ */
+import { readFile } from 'node:fs/promises';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import type { Rng } from './rng';
+import type { ImageItem } from './types';
+
+/** ImageNet channel means and standard deviations (RGB, on [0, 1] values). */
+export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
+
+/** `'train'`: random crop and flip; `'eval'`: resize and center crop. */
+export type AugmentMode = 'train' | 'eval';
+
+/** A crop box in pixels. */
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * torchvision's `RandomResizedCrop.get_params`: up to 10 draws of an area fraction in `scale`
+ * and a log-uniform aspect ratio in `ratio`; falls back to a center crop of the nearest
+ * allowed aspect ratio.
+ */
+export function randomResizedCropBox(width: number, height: number, rng: Rng, scale: [number, number] = [0.5, 1], ratio: [number, number] = [3 / 4, 4 / 3]): Box {
+  const area = width * height;
+  const [logLo, logHi] = [Math.log(ratio[0]), Math.log(ratio[1])];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = area * (scale[0] + (scale[1] - scale[0]) * rng());
+    const aspect = Math.exp(logLo + (logHi - logLo) * rng());
+    const w = Math.round(Math.sqrt(target * aspect));
+    const h = Math.round(Math.sqrt(target / aspect));
+    if (w > 0 && h > 0 && w <= width && h <= height) {
+      const top = Math.floor(rng() * (height - h + 1));
+      const left = Math.floor(rng() * (width - w + 1));
+      return { left, top, width: w, height: h };
+    }
+  }
+  const inRatio = width / height;
+  let w = width;
+  let h = height;
+  if (inRatio < ratio[0]) h = Math.round(w / ratio[0]);
+  else if (inRatio > ratio[1]) w = Math.round(h * ratio[1]);
+  return { left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h };
+}
+
+/** Shorter-side size of the eval resize: 600 at the paper's input size 448. */
+export function evalResizeSize(inputSize: number): number {
+  return Math.round((600 * inputSize) / 448);
+}
+
+/** Options of {@link loadImage}. */
+export interface LoadImageOptions {
+  mode: AugmentMode;
+  /** Side of the square output. */
+  inputSize: number;
+  /** Draws for the crop and the flip (train mode only). */
+  rng?: Rng;
+  /** Normalise with the ImageNet mean/std (default true); false returns values in [0, 255]. */
+  normalize?: boolean;
+}
+
+/**
+ * Decodes an image and applies the augmentation of `mode`. Returns `inputSize·inputSize·3`
+ * floats, row-major `[height, width, channels]` (RGB). Grey and CMYK images are converted to
+ * RGB, alpha is dropped. Rejects (with the path in the message) when the file is missing or
+ * cannot be decoded.
+ */
+export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, options: LoadImageOptions): Promise<Float32Array> {
+  const { mode, inputSize } = options;
+  const size = inputSize;
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    const file = await readFile(item.path);
+    const decode = () => sharp(file, { failOn: 'error' });
+    const meta = await decode().metadata();
+    const width = meta.width ?? 0;
+    let height = meta.height ?? 0;
+    const trim = item.trimBottom ?? 0;
+    if (trim > 0) {
+      if (height - trim < 1) throw new Error(`the image is ${height} pixels high, too small to cut ${trim} rows`);
+      height -= trim;
+    }
+    if (width < 1 || height < 1) throw new Error(`the image has no pixels (${width}×${height})`);
+    let img: Sharp;
+    if (mode === 'train') {
+      const rng = options.rng ?? Math.random;
+      // The box lies in the rows kept after the trim, so it also does the trim.
+      const box = randomResizedCropBox(width, height, rng);
+      const flip = rng() < 0.5;
+      img = decode().extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
+      if (flip) img = img.flop();
+    } else {
+      const short = evalResizeSize(size);
+      const scale = short / Math.min(width, height);
+      const rw = Math.max(size, Math.round(width * scale));
+      const rh = Math.max(size, Math.round(height * scale));
+      img = decode();
+      if (trim > 0) img = img.extract({ left: 0, top: 0, width, height });
+      img = img
+        .resize(rw, rh, { fit: 'fill', kernel: 'linear' })
+        .extract({ left: Math.round((rw - size) / 2), top: Math.round((rh - size) / 2), width: size, height: size });
+    }
+    raw = await img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new Error(`cannot read image '${item.path}': ${(e as Error).message}`);
+  }
+  const { data, info } = raw;
+  if (info.width !== size || info.height !== size) throw new Error(`cannot read image '${item.path}': decoded to ${info.width}×${info.height}, expected ${size}×${size}`);
+  const c = info.channels;
+  const out = new Float32Array(size * size * 3);
+  const normalize = options.normalize ?? true;
+  for (let p = 0, q = 0; p < size * size; p++, q += c) {
+    for (let k = 0; k < 3; k++) {
+      const v = data[q + (c >= 3 ? k : 0)];
+      out[p * 3 + k] = normalize ? (v / 255 - IMAGENET_MEAN[k]) / IMAGENET_STD[k] : v;
+    }
+  }
+  return out;
+}
+
+/** Inverse of the normalisation: floats `[H, W, 3]` back to RGB bytes. */
+export function denormalize(values: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const k = i % 3;
+    out[i] = Math.max(0, Math.min(255, Math.round((values[i] * IMAGENET_STD[k] + IMAGENET_MEAN[k]) * 255)));
+  }
+  return out;
+}

@@ -1,0 +1,119 @@
+/**
+ * Saving and loading tfjs models on the Node file system without tfjs-node: a `tf.io.IOHandler`
+ * that writes the standard layers format (`model.json` + `weights.bin`, as tfjs-node's
+ * `file://` handler and tfjs-converter do) and reads it back, sharded weights included.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Name of the model file written by {@link fileSystem}. */
+export const MODEL_JSON = 'model.json';
+/** Name of the weights file written by {@link fileSystem}. */
+export const WEIGHTS_BIN = 'weights.bin';
+
+/** Writes a file durably and atomically: a temporary file in the same folder, fsync, rename. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, file);
+}
+
+/** Joins weight data (one buffer or several) into one buffer. */
+function joinWeights(data: tf.io.WeightData | undefined): Uint8Array {
+  if (data === undefined) return new Uint8Array(0);
+  return new Uint8Array(tf.io.CompositeArrayBuffer.join(data));
+}
+
+function locate(fn: string, target: string): { dir: string; json: string } {
+  if (typeof target !== 'string' || target === '') throw new Error(`${fn}: path must be a folder or a path to model.json, but got ${JSON.stringify(target)}.`);
+  const abs = path.resolve(target.startsWith('file://') ? target.slice('file://'.length) : target);
+  return abs.endsWith('.json') ? { dir: path.dirname(abs), json: abs } : { dir: abs, json: path.join(abs, MODEL_JSON) };
+}
+
+/**
+ * A `tf.io.IOHandler` for a folder (or a `…/model.json` path). Saving creates the folder and
+ * writes `model.json` and `weights.bin` (each atomically); loading reads `model.json` and every
+ * weight file its manifest lists.
+ *
+ * @example
+ * ```ts
+ * await s3n.model.save(fileSystem('runs/cub/model'));
+ * const model = await tf.loadLayersModel(fileSystem('runs/cub/model'));
+ * ```
+ */
+export function fileSystem(target: string): tf.io.IOHandler {
+  const { dir, json } = locate('fileSystem', target);
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer) {
+        throw new Error(`fileSystem.save: the model topology must be JSON (a layers model), but got a binary topology.`);
+      }
+      await fs.promises.mkdir(dir, { recursive: true });
+      const weightsFile = json.endsWith(`${path.sep}${MODEL_JSON}`) ? WEIGHTS_BIN : `${path.basename(json, '.json')}.weights.bin`;
+      const modelJSON: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as object,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [{ paths: [`./${weightsFile}`], weights: artifacts.weightSpecs ?? [] }],
+      };
+      if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
+      if (artifacts.signature != null) modelJSON.signature = artifacts.signature;
+      if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
+      if (artifacts.modelInitializer != null) modelJSON.modelInitializer = artifacts.modelInitializer;
+      if (artifacts.initializerSignature != null) modelJSON.initializerSignature = artifacts.initializerSignature;
+      await writeFileAtomic(path.join(dir, weightsFile), joinWeights(artifacts.weightData));
+      await writeFileAtomic(json, JSON.stringify(modelJSON));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+
+    async load(): Promise<tf.io.ModelArtifacts> {
+      let text: string;
+      try {
+        text = await fs.promises.readFile(json, 'utf8');
+      } catch {
+        throw new Error(`fileSystem.load: path must lead to a tfjs model (${json} with its weight files), but got no file '${json}'.`);
+      }
+      let modelJSON: tf.io.ModelJSON;
+      try {
+        modelJSON = JSON.parse(text) as tf.io.ModelJSON;
+      } catch (e) {
+        throw new Error(`fileSystem.load: ${json} must be JSON, but got a parse error: ${(e as Error).message}.`);
+      }
+      if (modelJSON == null || typeof modelJSON !== 'object' || modelJSON.modelTopology == null) {
+        throw new Error(`fileSystem.load: ${json} must be a tfjs model.json with a modelTopology, but got keys {${Object.keys(modelJSON ?? {}).join(', ')}}.`);
+      }
+      return tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = [];
+        const buffers: Uint8Array[] = [];
+        for (const group of manifest) {
+          specs.push(...group.weights);
+          for (const p of group.paths) {
+            const file = path.resolve(dir, p);
+            try {
+              buffers.push(await fs.promises.readFile(file));
+            } catch {
+              throw new Error(`fileSystem.load: the weight files listed in ${json} must exist, but got no file '${file}'.`);
+            }
+          }
+        }
+        const total = buffers.reduce((n, b) => n + b.length, 0);
+        const all = new Uint8Array(total);
+        let o = 0;
+        for (const b of buffers) {
+          all.set(b, o);
+          o += b.length;
+        }
+        return [specs, all.buffer];
+      });
+    },
+  };
+}
