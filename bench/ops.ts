@@ -20,8 +20,11 @@ export async function benchOps(backends: string[], batch = 16, size = 448): Prom
     });
     const opts = { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true } as const;
     const fwd = await time(() => gridSample(image, grid, opts));
-    const gradFn = tf.grads((x: tf.Tensor, g: tf.Tensor) => tf.sum(gridSample(x as tf.Tensor4D, g as tf.Tensor4D, opts)));
-    const fb = await time(() => gradFn([image, grid]));
+    // Backward with an explicit upstream gradient: a tf.sum loss would add the cpu backend's
+    // slow broadcast of its gradient (~1.5 s at this size), which is not the op's cost.
+    const dy = tf.randomUniform([batch, size, size, 3], -1, 1);
+    const gradFn = tf.grads((x: tf.Tensor, g: tf.Tensor) => gridSample(x as tf.Tensor4D, g as tf.Tensor4D, opts));
+    const fb = await time(() => gradFn([image, grid], dy));
     rows.push({ section: 'ops', name: `gridSample forward [${batch},${size},${size},3]`, backend, ms: fwd, note: 'PyTorch 2-core reference ≈ 160 ms' });
     rows.push({ section: 'ops', name: `gridSample forward+backward [${batch},${size},${size},3]`, backend, ms: fb });
 
@@ -45,7 +48,7 @@ export async function benchOps(backends: string[], batch = 16, size = 448): Prom
       rows.push({ section: 'ops', name: `selective sampling forward+backward, batch ${batch}, ${label}`, backend, ms: fbS });
       filter?.dispose();
     }
-    tf.dispose([image, grid, crms, radius, radiusInv]);
+    tf.dispose([image, grid, dy, crms, radius, radiusInv]);
   }
   return rows;
 }

@@ -53,6 +53,19 @@ describe('package build', () => {
     expect(out).toBe('true');
   });
 
+  it('loads the wasm-training and node entries, and the s3n bin', () => {
+    const out = node(
+      `const w = require('s3n-layers/wasm-training');
+      const n = require('s3n-layers/node');
+      console.log(Array.isArray(w.WASM_TRAINING_KERNELS), typeof w.registerWasmTrainingKernels, typeof n.fileSystem, typeof n.readCub);`,
+      'commonjs',
+    );
+    expect(out).toBe('true function function function');
+    const help = execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), '--help'], { encoding: 'utf8' });
+    expect(help).toContain('Usage: s3n <command> [options]');
+    expect(help).toMatch(/^  train /m);
+  });
+
   it('packs only the build, types, README, LICENSE and CHANGELOG', () => {
     const listing = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
     const files: string[] = listing[0].files.map((f: { path: string }) => f.path);
