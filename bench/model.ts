@@ -75,3 +75,27 @@ export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[
   tf.dispose([images, labels]);
   return rows;
 }
+
+/**
+ * Inference only: S3N's fused prediction against three forward passes of its backbone. Used
+ * for ResNet-50 on wasm, where a training step of S3N (backbone, two 2048→2048 3×3 buffers and
+ * their gradients) does not fit the wasm backend's heap.
+ */
+export async function benchModelForward(c: ModelBenchCase, classes = 200): Promise<Row[]> {
+  await useBackend(c.backend);
+  const repeats = c.repeats ?? 2;
+  const images = tf.randomUniform([c.batch, c.size, c.size, 3]) as tf.Tensor4D;
+  const backbone = c.makeBackbone();
+  const three = await time(() => [0, 1, 2].map(() => backbone.apply(images, { training: false }) as tf.Tensor), repeats);
+  const s3n = S3N.create(c.makeBackbone(), { classes, trainableFilter: c.trainableFilter, seed: 1 });
+  const fwd = await time(() => s3n.predict(images), repeats);
+  const tag = `${c.label}, batch ${c.batch}, ${c.size}×${c.size}`;
+  const base = '3 × backbone forward';
+  s3n.dispose();
+  backbone.dispose();
+  images.dispose();
+  return [
+    { section: 'model', name: `${base} (${tag})`, backend: c.backend, ms: three },
+    { section: 'model', name: `S3N forward (${tag})`, backend: c.backend, ms: fwd, ratio: fwd / three, baseline: base },
+  ];
+}
