@@ -7,6 +7,7 @@
  * - backbones: `resnet50` (Keras layer names), `smallResNet`, `cutBackbone`.
  *
  * @packageDocumentation
+ * @module s3n-layers
  */
 export * as ops from './ops';
 export * from './layers';

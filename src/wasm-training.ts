@@ -32,6 +32,7 @@
  * globalAveragePooling2d, dense, softmax cross-entropy, embedding) then all run on wasm.
  *
  * @packageDocumentation
+ * @module s3n-layers/wasm-training
  */
 import * as tf from '@tensorflow/tfjs-core';
 // Registers the wasm backend and its kernels first, so that ours are added after them.
@@ -44,7 +45,11 @@ import { S3N_KERNEL_MARK } from './wasm_training/kernel_utils';
 import { makeTileConfig } from './wasm_training/Tile';
 import { unsortedSegmentSum } from './wasm_training/UnsortedSegmentSum';
 
-/** Every kernel this entry provides for the 'wasm' backend. */
+/**
+ * Every kernel this entry provides for the 'wasm' backend: `Conv2DBackpropFilter`,
+ * `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
+ * `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum` and `Tile`.
+ */
 export const WASM_TRAINING_KERNELS: readonly string[] = Object.freeze([
   tf.Conv2DBackpropFilter,
   tf.Conv2DBackpropInput,
@@ -93,6 +98,16 @@ function isOurs(config: tf.KernelConfig | undefined): boolean {
  * already has that kernel natively, unless it is in {@link WASM_TRAINING_REPLACED_KERNELS}.
  * Kernels are registered for the backend *name*, so this works before or after
  * `tf.setBackend('wasm')`.
+ *
+ * Importing the entry already calls it; call it yourself only after unregistering kernels.
+ *
+ * @returns the kernel names registered by this call.
+ *
+ * @example
+ * ```ts
+ * import { registerWasmTrainingKernels } from 's3n-layers/wasm-training'; // registers on import
+ * registerWasmTrainingKernels(); // [] : nothing left to do
+ * ```
  */
 export function registerWasmTrainingKernels(): string[] {
   const registered: string[] = [];
@@ -109,7 +124,16 @@ export function registerWasmTrainingKernels(): string[] {
   return registered;
 }
 
-/** The names of {@link WASM_TRAINING_KERNELS} currently served by this package on 'wasm'. */
+/**
+ * The names of {@link WASM_TRAINING_KERNELS} currently served by this package on 'wasm'
+ * (all six with tfjs-backend-wasm 4.22; fewer if a later version has some natively).
+ *
+ * @example
+ * ```ts
+ * import { activeWasmTrainingKernels } from 's3n-layers/wasm-training';
+ * console.log(activeWasmTrainingKernels()); // ['Conv2DBackpropFilter', 'Conv2DBackpropInput', ...]
+ * ```
+ */
 export function activeWasmTrainingKernels(): string[] {
   return WASM_TRAINING_KERNELS.filter((name) => isOurs(tf.getKernel(name, 'wasm')));
 }

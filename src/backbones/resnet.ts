@@ -9,8 +9,9 @@ import { checkInteger, describe, fail, formatShape, toSize2d } from '../ops/vali
 
 type Sym = tfl.SymbolicTensor;
 
+/** Options of {@link resnet50} (and, extended, {@link smallResNet}). */
 export interface ResNetOptions {
-  /** Input `[height, width]` (or a side); `null` sides accept any size. Default 224. */
+  /** Input `[height, width]` (or one side for a square input), fixed integers >= 1. Default 224. */
   inputSize?: number | [number, number];
   /** Input channels. Default 3. */
   channels?: number;
@@ -71,6 +72,8 @@ function inputOf(fn: string, options: ResNetOptions): Sym {
  * `conv5_block3_out`), without the classifier: weights converted from Keras'
  * `tf.keras.applications.ResNet50(include_top=False)` load by name. Output
  * `[batch, H/32, W/32, 2048]`. Expects Keras' "caffe" preprocessing when loading Keras weights.
+ * It is the paper's backbone (ImageNet-pretrained ResNet-50 at 448×448 inputs); this function
+ * builds it with random (He normal) weights.
  *
  * @example
  * ```ts
@@ -91,6 +94,7 @@ export function resnet50(options: ResNetOptions = {}): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: x, name: 'resnet50' });
 }
 
+/** Options of {@link smallResNet}: those of {@link ResNetOptions} plus the stage widths. */
 export interface SmallResNetOptions extends ResNetOptions {
   /** Filters of each stage (one basic block a stage, stride 2 from the second). Default [16, 32, 64]. */
   widths?: number[];

@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkBoolean, fail } from '../ops/validation';
 import { checkShapeRank, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
 
+/** Constructor arguments of {@link ClassResponseMap} (plus the usual tfjs `LayerArgs`: `name`, …). */
 export interface ClassResponseMapArgs extends LayerArgs {
   /** Number of classes C (>= 2). */
   classes: number;
@@ -20,7 +21,11 @@ export interface ClassResponseMapArgs extends LayerArgs {
 
 /**
  * Maps features `[batch, height, width, depth]` to class response maps
- * `[batch, height, width, classes]`.
+ * `[batch, height, width, classes]`: `M[b, i, j, c] = Σ_d F[b, i, j, d]·W[d, c] + bias[c]`
+ * (§3.1). Weights: `kernel` `[depth, classes]` (Glorot uniform) and `bias` `[classes]` (zeros).
+ *
+ * The maps feed the sparse attention ({@link SparseAttention}, which resizes them to its grid);
+ * their spatial mean is S3N's raw (original-branch) logits.
  *
  * @example
  * ```ts
@@ -30,9 +35,13 @@ export interface ClassResponseMapArgs extends LayerArgs {
  * ```
  */
 export class ClassResponseMap extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation: `'S3NClassResponseMap'`. */
   static className = 'S3NClassResponseMap';
+  /** Number of classes C: the depth of the output. */
   readonly classes: number;
+  /** Whether a per-class bias is added. */
   readonly useBias: boolean;
+  /** Seed of the kernel initialiser, if one was given. */
   readonly seed?: number;
   private kernel!: tfl.LayerVariable;
   private bias: tfl.LayerVariable | null = null;

@@ -8,6 +8,7 @@ import { findPeaks, PeakFilter } from '../ops/find_peaks';
 import { checkInteger, checkOneOf, fail } from '../ops/validation';
 import { checkShapeRank, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
 
+/** Constructor arguments of {@link PeakFinder} (the options of {@link findPeaks}, plus `LayerArgs`). */
 export interface PeakFinderArgs extends LayerArgs {
   /** Odd window size of the local-maximum test. Default 3. */
   windowSize?: number;
@@ -16,8 +17,11 @@ export interface PeakFinderArgs extends LayerArgs {
 }
 
 /**
- * Maps `[batch, height, width, channels]` to a 0/1 peak mask of the same shape. Not trainable;
- * no gradient flows through the mask.
+ * Maps `[batch, height, width, channels]` to a 0/1 peak mask of the same shape: the class peak
+ * responses of §3.1 (local maxima in a `windowSize` window, by default also `>=` the map's
+ * mean). Not trainable, no weights; no gradient flows through the mask. {@link S3N} does not
+ * need this layer (its {@link SparseAttention} finds the peaks itself); use it to build your
+ * own models or to look at the peaks of each class map.
  *
  * @example
  * ```ts
@@ -25,8 +29,11 @@ export interface PeakFinderArgs extends LayerArgs {
  * ```
  */
 export class PeakFinder extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation: `'S3NPeakFinder'`. */
   static className = 'S3NPeakFinder';
+  /** Side of the square window of the local-maximum test (odd). */
   readonly windowSize: number;
+  /** Extra condition on a local maximum, see {@link PeakFilter}. */
   readonly filter: PeakFilter;
 
   constructor(args: PeakFinderArgs = {}) {

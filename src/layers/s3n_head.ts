@@ -12,6 +12,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, checkInteger, checkPositive, fail } from '../ops/validation';
 import { checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
 
+/** Constructor arguments of {@link S3NHead} (plus `LayerArgs`). */
 export interface S3NHeadArgs extends LayerArgs {
   /** Number of classes (>= 2). */
   classes: number;
@@ -44,6 +45,17 @@ interface Linear {
  * each `[batch, classes]`. The raw logits of the original branch come from
  * {@link ClassResponseMap}.
  *
+ * Per branch (§3.4): the discriminative and complementary features pass their buffer
+ * (3×3 conv stride 2 → batch norm → ReLU, when `useBuffers`), every branch is average-pooled to
+ * `[batch, depth]`; `discriminative = dense(pooledDisc)`, `complementary = dense(pooledComp)`
+ * and `fused = dense(concat(pooledOriginal, pooledDisc, pooledComp))` (`3·depth` inputs). The
+ * batch norm uses batch statistics and updates its moving averages when called with
+ * `training: true`, and the moving averages otherwise.
+ *
+ * Weights: `{discriminative,complementary}_buffer_{kernel,gamma,beta}` (kernel
+ * `[3, 3, depth, depth]`, He normal) plus the non-trainable `..._buffer_moving_{mean,variance}`,
+ * `{discriminative,complementary,fused}_classifier_{kernel,bias}` (Glorot uniform, zeros).
+ *
  * @example
  * ```ts
  * const head = new S3NHead({ classes: 200 });
@@ -51,11 +63,17 @@ interface Linear {
  * ```
  */
 export class S3NHead extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation: `'S3NHead'`. */
   static className = 'S3NHead';
+  /** Number of classes: the width of each output. */
   readonly classes: number;
+  /** Whether the two sampled branches pass a conv-BN-ReLU buffer before pooling. */
   readonly useBuffers: boolean;
+  /** Moving-average momentum of the buffers' batch norm (Keras convention). */
   readonly momentum: number;
+  /** Batch-norm epsilon of the buffers. */
   readonly epsilon: number;
+  /** Base seed of the initialisers (each weight gets its own offset), if one was given. */
   readonly seed?: number;
   private buffers: Buffer[] = [];
   private classifiers: Linear[] = [];

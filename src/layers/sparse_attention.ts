@@ -11,6 +11,7 @@ import { ATTENTION_MODES, AttentionMode, sparseAttentionMaps, SparseAttentionRes
 import { checkInteger, checkOneOf, checkPositive, fail } from '../ops/validation';
 import { checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
 
+/** Constructor arguments of {@link SparseAttention} (plus `LayerArgs`); every one has S3N's default. */
 export interface SparseAttentionArgs extends LayerArgs {
   /** Side of the square saliency maps; the class response maps are resized to it (bilinear, corners aligned). Default 31. */
   gridSize?: number;
@@ -20,8 +21,9 @@ export interface SparseAttentionArgs extends LayerArgs {
   radiusInv?: number;
   /** Constant floor of both maps. Default 0.09. */
   baseRatio?: number;
-  /** Gate: top-k classes (default 5) and entropy threshold δ (default 0.2), see {@link decisionMap}. */
+  /** Gate: how many top classes take part (default 5), see {@link decisionMap}. */
   topK?: number;
+  /** Gate: entropy threshold δ (default 0.2), see {@link ops.DecisionMapOptions.entropyThreshold}. */
   entropyThreshold?: number;
   /** Mode used when called with `training: true`. Default `'all'` (the first stage of the authors' schedule). */
   trainingMode?: AttentionMode;
@@ -36,6 +38,13 @@ export interface SparseAttentionArgs extends LayerArgs {
  * `[batch, gridSize, gridSize]`: `[zoom, inverse]`. Gradients reach the radius weights; the
  * class response maps are constants here, as in the authors' code.
  *
+ * Per call: resize the maps to `gridSize × gridSize` (bilinear, corners aligned), build the
+ * decision map with the entropy gate ({@link decisionMap}, §3.1), find its peaks and put a
+ * Gaussian on each ({@link sparseAttentionMaps}, §3.2) with the mode of the call: `trainingMode`
+ * when called with `training: true` (as `model.fit` and {@link S3N.trainStep} do), else
+ * `inferenceMode`. Weights: `radius` and `radius_inv`, each `[1]`, initialised to `radius` and
+ * `radiusInv` (0.09 and 0.3).
+ *
  * @example
  * ```ts
  * const attention = new SparseAttention({ gridSize: 31 });
@@ -43,15 +52,25 @@ export interface SparseAttentionArgs extends LayerArgs {
  * ```
  */
 export class SparseAttention extends tfl.layers.Layer {
+  /** Name under which the class is registered for serialisation: `'S3NSparseAttention'`. */
   static className = 'S3NSparseAttention';
+  /** Side of the square saliency maps (31 in S3N). */
   readonly gridSize: number;
+  /** Initial value of the `radius` weight (its current value is in the weight). */
   readonly initialRadius: number;
+  /** Initial value of the `radius_inv` weight. */
   readonly initialRadiusInv: number;
+  /** Constant floor of both saliency maps (not learnt). */
   readonly baseRatio: number;
+  /** Gate: how many top classes take part. */
   readonly topK: number;
+  /** Gate: entropy threshold δ. */
   readonly entropyThreshold: number;
+  /** Attention mode of calls with `training: true`; change it with {@link SparseAttention.setModes}. */
   trainingMode: AttentionMode;
+  /** Attention mode of the other calls; change it with {@link SparseAttention.setModes}. */
   inferenceMode: AttentionMode;
+  /** Seed of the `'random'` draws, if one was given. */
   readonly seed?: number;
   private calls = 0;
   private radius!: tfl.LayerVariable;
@@ -88,6 +107,7 @@ export class SparseAttention extends tfl.layers.Layer {
     return this.calls;
   }
 
+  /** Sets the number of draws made so far (an integer >= 0), e.g. when resuming from a checkpoint. */
   set drawCount(n: number) {
     checkInteger('SparseAttention', 'drawCount', n, 0);
     this.calls = n;
@@ -121,8 +141,19 @@ export class SparseAttention extends tfl.layers.Layer {
     return [out, out.slice()];
   }
 
-  /** The full result (decision map and peaks included) for inspection and pictures. */
-  attend(classResponseMaps: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): SparseAttentionResult & { decision: tf.Tensor3D } {
+  /**
+   * The full result (decision map and peaks included) for inspection and pictures: what a call
+   * computes, without the layer machinery. Builds the layer on first use.
+   *
+   * @param classResponseMaps `[batch, height, width, classes]`.
+   * @param options `training` picks the mode as a call does; `mode` overrides it.
+   * @returns the saliency maps `zoom` and `inverse`, the `peaks` and the `decision` map, each
+   *   `[batch, gridSize, gridSize]`.
+   */
+  attend(classResponseMaps: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): SparseAttentionResult & {
+    /** Normalised decision map `[batch, gridSize, gridSize]` (§3.1). */
+    decision: tf.Tensor3D;
+  } {
     if (!this.built) this.build(classResponseMaps.shape);
     const mode = options.mode ?? (options.training ? this.trainingMode : this.inferenceMode);
     return tf.tidy(() => {

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkTensor, fail } from '../ops/validation';
 
+/** Options of {@link s3nLoss} (the authors' values are the defaults). */
 export interface S3NLossOptions {
   /**
    * Probability given to the true class by the smoothed targets of the raw and complementary
@@ -21,6 +22,15 @@ export interface S3NLossOptions {
  *
  * @param logits `[batch, classes]`.
  * @param labels `[batch]` int32 class indices.
+ * @param smoothRatio Target probability of the true class, in (0, 1]. Default 1.
+ * @returns the mean loss over the batch, a scalar.
+ *
+ * @example
+ * ```ts
+ * const logits = tf.tensor2d([[2, 0, 0]]);
+ * smoothCrossEntropy(logits, tf.tensor1d([0], 'int32'));       // plain cross-entropy ≈ 0.2395
+ * smoothCrossEntropy(logits, tf.tensor1d([0], 'int32'), 0.85); // targets [0.85, 0.075, 0.075]
+ * ```
  */
 export function smoothCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smoothRatio = 1): tf.Scalar {
   return tf.tidy(() => {
@@ -33,9 +43,20 @@ export function smoothCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smo
 }
 
 /**
- * The S3N loss of the four outputs `[fused, raw, discriminative, complementary]`.
+ * The S3N loss of the four outputs `[fused, raw, discriminative, complementary]` (§3.4): every
+ * branch is supervised by the image label, so the sampled branches learn on their own and the
+ * fused classifier learns to combine them:
  *
+ * `L = w₀·CE(fused) + w₁·CE_smooth(raw) + w₂·CE(discriminative) + w₃·CE_smooth(complementary)`,
+ *
+ * where `CE_smooth` is {@link smoothCrossEntropy} with `smoothRatio` (default 0.85) and `CE`
+ * plain cross-entropy; the weights default to 1.
+ *
+ * @param outputs The four logits `[batch, classes]`, in {@link S3N_OUTPUTS} order (what
+ *   `s3n.model.apply` returns).
  * @param labels `[batch]` int32 class indices.
+ * @param options Smoothing ratio and term weights.
+ * @returns the loss, a scalar.
  *
  * @example
  * ```ts

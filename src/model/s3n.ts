@@ -366,7 +366,12 @@ export class S3N {
     labels: tf.Tensor1D,
     optimizer: GroupedSGD,
     lossOptions: S3NLossOptions = {},
-  ): { loss: tf.Scalar; outputs: S3NOutputs } {
+  ): {
+    /** The loss of the step, a scalar. */
+    loss: tf.Scalar;
+    /** The four outputs of the forward pass, `[batch, classes]` each. */
+    outputs: S3NOutputs;
+  } {
     this.checkImages('S3N.trainStep', images);
     checkTensor('S3N.trainStep', 'labels', labels, 1, '[batch] of class indices');
     if (labels.shape[0] !== images.shape[0]) {

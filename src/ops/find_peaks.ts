@@ -17,10 +17,11 @@ import { checkFloat, checkOneOf, checkTensor, describe, fail } from './validatio
  */
 export type PeakFilter = 'mean' | 'none';
 
+/** Options of {@link findPeaks}; the defaults are S3N's (`peak_stimulation(win_size=3, peak_filter=_mean_filter)`). */
 export interface FindPeaksOptions {
   /** Side of the square window, an odd integer >= 1. Default 3 (S3N's `win_size`). */
   windowSize?: number;
-  /** Default `'mean'`. */
+  /** Extra condition on a local maximum, see {@link PeakFilter}. Default `'mean'`. */
   filter?: PeakFilter;
 }
 
@@ -51,9 +52,23 @@ const FILTERS: readonly PeakFilter[] = ['mean', 'none'];
  *
  * Vectorised (shifted slices of a `-inf`-padded copy), no data is read back to the host.
  *
+ * In S3N (§3.1, class peak responses) the maps are the class response maps, or the decision
+ * map built from them ({@link decisionMap}); the peaks become the centres of the sparse
+ * attention's Gaussians (§3.2).
+ *
  * @param maps `[batch, height, width, channels]` float32 response maps.
- * @param options Window size and filter.
+ * @param options Window size (default 3) and filter (default `'mean'`).
  * @returns `[batch, height, width, channels]` float32 mask of 0 and 1.
+ *
+ * @example
+ * ```ts
+ * const maps = tf.tensor4d([0, 1, 0, 0,
+ *                           0, 0, 0, 0,
+ *                           0, 0, 0, 0,
+ *                           0, 0, 2, 0], [1, 4, 4, 1]);
+ * const mask = ops.findPeaks(maps); // [1, 4, 4, 1]: 1 at (row 0, col 1) and (row 3, col 2)
+ * ops.findPeaks(tf.zeros([1, 4, 4, 1]) as tf.Tensor4D); // a plateau: only its top-left pixel
+ * ```
  */
 export function findPeaks(maps: tf.Tensor4D, options: FindPeaksOptions = {}): tf.Tensor4D {
   checkTensor(FN, 'maps', maps, 4, '[batch, height, width, channels]');

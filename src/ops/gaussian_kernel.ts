@@ -43,10 +43,21 @@ const OFFSET_EXPECTED = 'an [x, y] pair of finite numbers, a tensor of shape [2]
  * a finite kernel (1 at the offset, 0 elsewhere) with a zero gradient; a negative theta acts as
  * `|theta|`.
  *
+ * In S3N (§3.2) each class peak at `(x, y)` with score `s` adds `s·K(radius·√s)` to the
+ * discriminative attention map and `(1/s)·K(radiusInv·√s)` to the complementary one;
+ * {@link sparseAttentionMaps} computes those sums for a whole batch at once.
+ *
  * @param theta Radius relative to `size` (> 0).
  * @param size Side of the kernel in pixels, an integer >= 1 (31 in S3N).
  * @param offset Centre `(x, y)` in pixels; fractional and out-of-range values are allowed.
  * @returns `[size, size]` or `[N, size, size]` float32.
+ *
+ * @example
+ * ```ts
+ * const k = ops.gaussianKernel(0.09, 31, [10, 4]);        // [31, 31], 1 at row 4, column 10
+ * const radius = tf.variable(tf.scalar(0.09));
+ * const ks = ops.gaussianKernel(radius, 31, tf.tensor2d([[10, 4], [20, 25]])); // [2, 31, 31]
+ * ```
  */
 export function gaussianKernel(theta: number | tf.Tensor, size: number, offset?: [number, number] | tf.Tensor): tf.Tensor {
   // theta: remember how many kernels it asks for (null = unbatched).

@@ -36,10 +36,14 @@ export type GridSampleMode = 'bilinear' | 'nearest';
  */
 export type GridSamplePaddingMode = 'zeros' | 'border' | 'reflection';
 
+/**
+ * Options of {@link gridSample}, named after PyTorch's `F.grid_sample` arguments. S3N's
+ * sampler (§3.3) uses `{ mode: 'bilinear', paddingMode: 'zeros', alignCorners: true }`.
+ */
 export interface GridSampleOptions {
-  /** Default `'bilinear'`. */
+  /** How a point is interpolated, see {@link GridSampleMode}. Default `'bilinear'`. */
   mode?: GridSampleMode;
-  /** Default `'zeros'`. */
+  /** What a point outside the image reads, see {@link GridSamplePaddingMode}. Default `'zeros'`. */
   paddingMode?: GridSamplePaddingMode;
   /**
    * When true, -1 and 1 are the centres of the corner pixels; when false (default, as in
@@ -73,10 +77,27 @@ const PADDING_MODES: readonly GridSamplePaddingMode[] = ['zeros', 'border', 'ref
  * `'zeros'` and `'reflection'`; with `'border'` ±Infinity is clamped to the edge. Such points
  * get a grid gradient of 0 and pass no gradient to the input.
  *
+ * This is the differentiable resampling step of S3N (§3.3): the saliency sampler of
+ * Recasens et al. (2018) turns a saliency map into a grid ({@link saliencyGrid}) and the image
+ * is read at the grid's points.
+ *
  * @param input `[batch, height, width, channels]`, float32.
  * @param grid `[batch, outHeight, outWidth, 2]`, float32, last dim `(x, y)`.
  * @param options `mode` (`'bilinear'`), `paddingMode` (`'zeros'`), `alignCorners` (`false`).
  * @returns `[batch, outHeight, outWidth, channels]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { ops } from 's3n-layers';
+ *
+ * const image = tf.randomUniform([1, 64, 64, 3]) as tf.Tensor4D;
+ * // A 32×32 grid over the centre half of the image: a 2× zoom.
+ * const lin = tf.linspace(-0.5, 0.5, 32);
+ * const [x, y] = tf.meshgrid(lin, lin);                              // x varies along a row
+ * const grid = tf.expandDims(tf.stack([x, y], 2), 0) as tf.Tensor4D; // [1, 32, 32, 2], (x, y)
+ * const zoomed = ops.gridSample(image, grid, { alignCorners: true }); // [1, 32, 32, 3]
+ * ```
  */
 export function gridSample(input: tf.Tensor4D, grid: tf.Tensor4D, options: GridSampleOptions = {}): tf.Tensor4D {
   const config = checkArguments(input, grid, options);
@@ -84,9 +105,15 @@ export function gridSample(input: tf.Tensor4D, grid: tf.Tensor4D, options: GridS
 }
 
 /**
- * Environment flag (default true): use the fused JS kernels of `gridSample` on the backends
- * that have them (cpu, wasm). `tf.env().set('S3N_FUSED_KERNELS', false)` forces the portable
- * composite path, which is what webgl, webgpu and tfjs-node run.
+ * Name of the tfjs environment flag `'S3N_FUSED_KERNELS'` (default true): use the fused JS
+ * kernels of `gridSample` on the backends that have them (cpu, wasm).
+ * `tf.env().set('S3N_FUSED_KERNELS', false)` forces the portable composite path, which is what
+ * webgl, webgpu and tfjs-node run. Both paths compute the same values and gradients.
+ *
+ * @example
+ * ```ts
+ * tf.env().set(ops.FUSED_KERNELS_FLAG, false); // composite ops everywhere (e.g. to compare)
+ * ```
  */
 export const FUSED_KERNELS_FLAG = 'S3N_FUSED_KERNELS';
 // Registered once per tfjs-core instance, even when both the ESM and the CommonJS build load.

@@ -31,9 +31,21 @@ const BACKWARD_EPSILON = 1e-6;
  * pass): the value is the exact quotient, and a zero-valued term
  * `s - stopGradient(s)`, `s = sum_hw(maps * mask / (count + 1e-6))`, carries the gradient.
  *
+ * In the paper (§3.1) this is the class peak response: the mean of a class response map over
+ * its peaks, a class score that, unlike the spatial mean, is driven by the most informative
+ * locations only. ({@link S3N} itself classifies with the spatial mean, like the authors'
+ * `raw_classifier`, and uses the peaks only to place the sparse attention; this op is not on
+ * its path.)
+ *
  * @param maps `[batch, height, width, channels]` float32 response maps.
  * @param mask `[batch, height, width, channels]` float32 peak mask (0/1), same shape as `maps`.
  * @returns `[batch, channels]` float32.
+ *
+ * @example
+ * ```ts
+ * const crms = tf.randomNormal([2, 14, 14, 200]) as tf.Tensor4D;
+ * const scores = ops.peakAggregation(crms, ops.findPeaks(crms)); // [2, 200]
+ * ```
  */
 export function peakAggregation(maps: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor2D {
   checkTensor(FN, 'maps', maps, 4, '[batch, height, width, channels]');

@@ -9,6 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { checkFloat, checkInteger, checkPositive, checkTensor, describe, fail, toSize2d } from './validation';
 
+/**
+ * Options of {@link saliencyGrid}. S3N's values (§3.3, the authors' `create_grid`): the task's
+ * input size, padding 30, fwhm 13, a learnt 61×61 filter.
+ */
 export interface SaliencyGridOptions {
   /** Size of the returned grid, `n` or `[height, width]` (S3N: the task input size, 448). */
   outputSize: number | [number, number];
@@ -35,9 +39,17 @@ const FN = 'saliencyGrid';
  * Computed in float64 on the host and rounded once to float32 (as the authors' numpy filter is
  * when it becomes a float32 conv weight). `saliencyFilter(61, 13)` is S3N's initial filter.
  *
+ * It is the kernel of the saliency sampler (Recasens et al., 2018) that S3N uses in §3.3: each
+ * output point of {@link saliencyGrid} is the saliency-weighted mean position under this window.
+ *
  * @param size Side in pixels, an integer >= 1.
  * @param fwhm Full width at half maximum, in pixels (> 0).
  * @returns `[size, size]` float32.
+ *
+ * @example
+ * ```ts
+ * const g = ops.saliencyFilter(61, 13); // [61, 61], 1 at [30, 30], 0.5 at 6.5 px from it
+ * ```
  */
 export function saliencyFilter(size: number, fwhm: number): tf.Tensor2D {
   checkInteger('saliencyFilter', 'size', size, 1);
@@ -84,9 +96,22 @@ export function saliencyFilter(size: number, fwhm: number): tf.Tensor2D {
  *
  * Differentiable with respect to `saliency` and `options.filter`.
  *
+ * This is the grid half of S3N's selective sampling (§3.3); {@link gridSample} with
+ * `alignCorners: true` is the other half. S3N turns the discriminative and the complementary
+ * attention maps (§3.2) into two grids, and so two resampled images.
+ *
  * @param saliency `[batch, Sh, Sw]` float32, `Sh, Sw >= 2` (S3N: `[batch, 31, 31]`).
- * @param options Output size, padding, filter.
+ * @param options Output size, padding (default 30), fwhm (default 13), filter.
  * @returns `[batch, outHeight, outWidth, 2]` float32 grid in [-1, 1], last dim `(x, y)`.
+ *
+ * @example
+ * ```ts
+ * const image = tf.randomUniform([1, 64, 64, 3]) as tf.Tensor4D;
+ * const { decision } = ops.decisionMap(tf.randomNormal([1, 31, 31, 10]) as tf.Tensor4D);
+ * const { zoom } = ops.sparseAttentionMaps(decision);               // [1, 31, 31], >= 0.09
+ * const grid = ops.saliencyGrid(zoom, { outputSize: 64 });          // [1, 64, 64, 2]
+ * const zoomed = ops.gridSample(image, grid, { alignCorners: true }); // [1, 64, 64, 3]
+ * ```
  */
 export function saliencyGrid(saliency: tf.Tensor3D, options: SaliencyGridOptions): tf.Tensor4D {
   checkTensor(FN, 'saliency', saliency, 3, '[batch, height, width]');

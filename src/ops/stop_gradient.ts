@@ -16,6 +16,15 @@ import * as tf from '@tensorflow/tfjs-core';
  *
  * The copy is made inside a custom-gradient op that takes no tensor inputs: ops inside a
  * custom op are not recorded, and an op without inputs is reachable from no variable.
+ *
+ * @param x Any tensor.
+ * @returns A new tensor with the same values, shape and dtype (dispose it like any other).
+ *
+ * @example
+ * ```ts
+ * const w = tf.variable(tf.scalar(2));
+ * const { grads } = tf.variableGrads(() => tf.mul(w, ops.stopGradient(w)) as tf.Scalar); // d/dw = 2, not 4
+ * ```
  */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
   const detached = tf.customGrad(() => ({ value: tf.clone(x), gradFunc: () => [] }));
