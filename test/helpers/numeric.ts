@@ -3,6 +3,7 @@
  * gradient checker, and a tensor-leak guard.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '../../src/data/rng';
 
 export interface CloseOptions {
   atol?: number;
@@ -52,17 +53,8 @@ export function expectClose(actual: tf.Tensor | ArrayLike<number>, expected: tf.
   return r.maxAbs;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers for test data (the data pipeline's mulberry32). */
+export const rng = mulberry32;
 
 /** A float32 tensor of uniform values in [lo, hi) from a seeded generator. */
 export function uniform(shape: number[], lo: number, hi: number, seed: number): tf.Tensor {
