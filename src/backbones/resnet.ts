@@ -17,12 +17,23 @@ export interface ResNetOptions {
   channels?: number;
   /** Seed of the weight initialisers (each conv gets seed + its index). */
   seed?: number;
+  /**
+   * Moving-average momentum of the batch-norm layers, Keras convention
+   * (`moving = momentum·moving + (1 − momentum)·batch`). Default 0.99 (Keras'). The authors
+   * trained with PyTorch's 0.1, which is 0.9 here; use that for short trainings, where 0.99
+   * leaves the inference statistics far from the batch ones.
+   */
+  batchNormMomentum?: number;
 }
 
 /** Builds the layer names and wiring of Keras' ResNet (v1, stride on the first 1×1 conv). */
 class ResNetBuilder {
   private k = 0;
-  constructor(private readonly seed: number | undefined, private readonly epsilon: number) {}
+  constructor(
+    private readonly seed: number | undefined,
+    private readonly epsilon: number,
+    private readonly momentum: number,
+  ) {}
 
   private init() {
     return tfl.initializers.heNormal({ seed: this.seed === undefined ? undefined : this.seed + this.k++ });
@@ -33,7 +44,7 @@ class ResNetBuilder {
   }
 
   bn(x: Sym, name: string): Sym {
-    return tfl.layers.batchNormalization({ axis: 3, epsilon: this.epsilon, name }).apply(x) as Sym;
+    return tfl.layers.batchNormalization({ axis: 3, epsilon: this.epsilon, momentum: this.momentum, name }).apply(x) as Sym;
   }
 
   relu(x: Sym, name: string): Sym {
@@ -60,6 +71,12 @@ class ResNetBuilder {
   }
 }
 
+function bnMomentum(fn: string, options: ResNetOptions): number {
+  const m = options.batchNormMomentum ?? 0.99;
+  if (typeof m !== 'number' || !(m >= 0 && m < 1)) fail(fn, 'batchNormMomentum', 'a number in [0, 1)', describe(m));
+  return m;
+}
+
 function inputOf(fn: string, options: ResNetOptions): Sym {
   const [h, w] = toSize2d(fn, 'inputSize', options.inputSize ?? 224);
   const channels = options.channels ?? 3;
@@ -82,7 +99,7 @@ function inputOf(fn: string, options: ResNetOptions): Sym {
  */
 export function resnet50(options: ResNetOptions = {}): tfl.LayersModel {
   const input = inputOf('resnet50', options);
-  const b = new ResNetBuilder(options.seed, 1.001e-5);
+  const b = new ResNetBuilder(options.seed, 1.001e-5, bnMomentum('resnet50', options));
   let x = tfl.layers.zeroPadding2d({ padding: 3, name: 'conv1_pad' }).apply(input) as Sym;
   x = b.relu(b.bn(b.conv(x, 64, 7, 2, 'conv1_conv'), 'conv1_bn'), 'conv1_relu');
   x = tfl.layers.zeroPadding2d({ padding: 1, name: 'pool1_pad' }).apply(x) as Sym;
@@ -115,7 +132,7 @@ export function smallResNet(options: SmallResNetOptions = {}): tfl.LayersModel {
     fail('smallResNet', 'widths', 'a non-empty array of positive integers', describe(widths));
   }
   const input = inputOf('smallResNet', options);
-  const b = new ResNetBuilder(options.seed, 1e-3);
+  const b = new ResNetBuilder(options.seed, 1e-3, bnMomentum('smallResNet', options));
   let x = b.relu(b.bn(b.conv(input, widths[0], 3, 2, 'stem_conv', 'same'), 'stem_bn'), 'stem_relu');
   widths.forEach((w, s) => {
     x = b.basic(x, w, s === 0 ? 1 : 2, s > 0, `stage${s + 1}_block1`);

@@ -438,7 +438,9 @@ export class S3N {
    * Frees every weight of the network, the backbone's included: the network is unusable after,
    * and the backbone must not be disposed separately. (tfjs-layers counts one reference per call
    * of a layer and disposing the outer model releases one; the backbone is called three times
-   * and the sampler twice, so their remaining references are released here.)
+   * and the sampler twice, so their remaining references are released here.) A backbone made
+   * with {@link cutBackbone} shares its layers with the model it was cut from: those layers are
+   * freed too (the layers after the cut are not), and disposing that model afterwards throws.
    */
   dispose(): void {
     this.model.dispose();

@@ -168,6 +168,13 @@ describe('S3N', () => {
     expect([s3n.attention.trainingMode, s3n.attention.inferenceMode]).toEqual(['random', 'extreme']);
   });
 
+  it('backbones take a batch-norm momentum', () => {
+    const bns = (m: tfl.LayersModel) => m.layers.filter((l) => l.getClassName() === 'BatchNormalization').map((l) => l.getConfig().momentum);
+    expect(new Set(bns(smallResNet({ inputSize: SIZE, widths: [4] })))).toEqual(new Set([0.99]));
+    expect(new Set(bns(smallResNet({ inputSize: SIZE, widths: [4], batchNormMomentum: 0.9 })))).toEqual(new Set([0.9]));
+    expect(() => smallResNet({ batchNormMomentum: 1 })).toThrow('smallResNet: batchNormMomentum must be a number in [0, 1), but got 1.');
+  });
+
   it('rejects bad input with clear errors', () => {
     const flat = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [8, 8, 3] })] });
     expect(() => S3N.create(flat, { classes: 3 })).toThrow(
