@@ -21,8 +21,8 @@ export interface BackboneConfig {
   channels: number;
   widths: number[];
   /**
-   * Momentum of the backbone's batch-norm moving statistics (Keras convention). `smallResNet`
-   * keeps tfjs' default 0.99; when set, every BatchNormalization layer gets this one instead.
+   * Momentum of the backbone's batch-norm moving statistics (Keras convention), passed to
+   * `smallResNet` as `batchNormMomentum`. Unset: its default, tfjs' 0.99.
    */
   bnMomentum?: number;
 }
@@ -30,14 +30,7 @@ export interface BackboneConfig {
 export const CLASSES = 10;
 
 export function makeBackbone(cfg: BackboneConfig, seed: number): tfl.LayersModel {
-  const backbone = smallResNet({ inputSize: cfg.inputSize, channels: cfg.channels, widths: cfg.widths, seed });
-  if (cfg.bnMomentum !== undefined) {
-    // smallResNet has no option for it; the layer reads the field at every training call.
-    for (const layer of backbone.layers) {
-      if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { momentum: number }).momentum = cfg.bnMomentum;
-    }
-  }
-  return backbone;
+  return smallResNet({ inputSize: cfg.inputSize, channels: cfg.channels, widths: cfg.widths, seed, batchNormMomentum: cfg.bnMomentum });
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { S3N, s3nLoss } from '../src';
+import { leanVariableGrads, S3N, s3nLoss } from '../src';
 import { peakBytes, Row, time, useBackend } from './common';
 
 export interface ModelBenchCase {
@@ -15,6 +15,12 @@ export interface ModelBenchCase {
   makeBackbone: () => tfl.LayersModel;
   trainableFilter?: boolean;
   repeats?: number;
+  /** S3N with {@link S3N.setGradCheckpointing} (the backbone side is unchanged). */
+  gradCheckpointing?: boolean;
+  /** S3N's head with (default, as the authors) or without its two conv-BN-ReLU buffers. */
+  useBuffers?: boolean;
+  /** Also report the step time per image against these PyTorch CPU figures (ms per image). */
+  pytorchMsPerImage?: { backbone: number; s3nStep: number };
 }
 
 /** Backbone → global average pool → dense: what "the backbone alone" trains. */
@@ -34,8 +40,9 @@ export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[
 
   const baseline = baselineClassifier(c.makeBackbone(), classes);
   const bVars = baseline.trainableWeights.map((w) => w.read() as tf.Variable);
+  // Both sides use the same gradient function (leanVariableGrads, as S3N.trainStep does).
   const backboneStep = () => {
-    const { value, grads } = tf.variableGrads(
+    const { value, grads } = leanVariableGrads(
       () => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classes), baseline.apply(images, { training: true }) as tf.Tensor) as tf.Scalar,
       bVars,
     );
@@ -43,22 +50,37 @@ export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[
   };
   const three = await time(() => [backboneStep(), backboneStep(), backboneStep()], repeats);
   const backboneMem = await peakBytes(backboneStep);
+  const variant = [c.gradCheckpointing ? 'grad checkpointing' : '', c.useBuffers === false ? 'head without buffers' : ''].filter(Boolean);
+  const tag = [c.label, `batch ${c.batch}`, `${c.size}×${c.size}`, ...variant].join(', ');
+  const ref = c.pytorchMsPerImage;
+  const perImage = (name: string, ms: number, refMs: number, who: string): Row => ({
+    section: 'vs PyTorch',
+    name: `${name} per image (${tag})`,
+    backend: c.backend,
+    ms,
+    ratio: ms / refMs,
+    baseline: `${who} ${refMs / 1000} s (issue 5's figure, not measured here)`,
+  });
+  baseline.dispose();
 
-  const s3n = S3N.create(c.makeBackbone(), { classes, trainableFilter: c.trainableFilter, seed: 1 });
+  const s3n = S3N.create(c.makeBackbone(), { classes, trainableFilter: c.trainableFilter, useBuffers: c.useBuffers, seed: 1 });
+  s3n.setGradCheckpointing(c.gradCheckpointing === true);
   const opt = s3n.createOptimizer();
   const s3nGrads = () => {
-    const { value, grads } = tf.variableGrads(() => s3nLoss(s3n.model.apply(images, { training: true }) as tf.Tensor[], labels), opt.variables);
+    const { value, grads } = leanVariableGrads(() => s3nLoss(s3n.model.apply(images, { training: true }) as tf.Tensor[], labels), opt.variables);
     return [value, ...Object.values(grads)];
   };
   const fb = await time(s3nGrads, repeats);
   const step = await time(() => s3n.trainStep(images, labels, opt), repeats);
   const s3nMem = await peakBytes(s3nGrads);
   const base = `3 × backbone fwd+bwd`;
-  const tag = `${c.label}, batch ${c.batch}, ${c.size}×${c.size}`;
   const rows: Row[] = [
     { section: 'model', name: `${base} (${tag})`, backend: c.backend, ms: three },
     { section: 'model', name: `S3N forward+backward (${tag})`, backend: c.backend, ms: fb, ratio: fb / three, baseline: base, note: 'target ≤ 1.10' },
     { section: 'model', name: `S3N training step incl. SGD update (${tag})`, backend: c.backend, ms: step, ratio: step / three, baseline: base },
+    ...(ref == null
+      ? []
+      : [perImage('backbone fwd+bwd', three / 3 / c.batch, ref.backbone, 'PyTorch CPU'), perImage('S3N training step', step / c.batch, ref.s3nStep, "the authors' S3N")]),
     {
       section: 'memory',
       name: `peak numBytes S3N fwd+bwd / backbone fwd+bwd (${tag})`,
@@ -71,15 +93,12 @@ export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[
   ];
   opt.dispose();
   s3n.dispose();
-  baseline.dispose();
   tf.dispose([images, labels]);
   return rows;
 }
 
 /**
- * Inference only: S3N's fused prediction against three forward passes of its backbone. Used
- * for ResNet-50 on wasm, where a training step of S3N (backbone, two 2048→2048 3×3 buffers and
- * their gradients) does not fit the wasm backend's heap.
+ * Inference only: S3N's fused prediction against three forward passes of its backbone.
  */
 export async function benchModelForward(c: ModelBenchCase, classes = 200): Promise<Row[]> {
   await useBackend(c.backend);

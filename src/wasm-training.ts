@@ -16,14 +16,17 @@
  * await model.fit(xs, ys);
  * ```
  *
- * Kernels the wasm backend already registers are never overridden, with two deliberate
- * exceptions listed in {@link WASM_TRAINING_REPLACED_KERNELS}, both measurably faster
+ * Kernels the wasm backend already registers are never overridden, with three deliberate
+ * exceptions listed in {@link WASM_TRAINING_REPLACED_KERNELS}, measurably faster or smaller
  * (bench/wasm_training.ts):
  * - Conv2DBackpropInput: wasm's is a scalar C++ loop; ours runs on XNNPACK and is 3-13x
  *   faster on every ResNet-50 layer shape;
  * - Tile: wasm's computes a multi-dimensional index per element; ours copies blocks. The
  *   batch-norm gradient tiles a full activation per layer, which made Tile a quarter of a
- *   ResNet-50 training step on wasm (~700 ms of ~2.8 s) and now costs a few ms.
+ *   ResNet-50 training step on wasm (~700 ms of ~2.8 s) and now costs a few ms;
+ * - Identity: wasm's copies the buffer; ours shares it with a reference count, as the cpu
+ *   backend does. The engine clones every tensor a gradient saves, so the copies doubled the
+ *   memory of a training step's forward pass.
  * The replaced kernels stay reachable as `original` on the registered config. A kernel
  * that a future tfjs-backend-wasm adds natively is left alone.
  *
@@ -42,13 +45,14 @@ import { conv2DBackpropFilter } from './wasm_training/Conv2DBackpropFilter';
 import { depthwiseConv2dNativeBackpropFilter } from './wasm_training/DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseConv2dNativeBackpropInput } from './wasm_training/DepthwiseConv2dNativeBackpropInput';
 import { S3N_KERNEL_MARK } from './wasm_training/kernel_utils';
+import { makeIdentityConfig } from './wasm_training/Identity';
 import { makeTileConfig } from './wasm_training/Tile';
 import { unsortedSegmentSum } from './wasm_training/UnsortedSegmentSum';
 
 /**
  * Every kernel this entry provides for the 'wasm' backend: `Conv2DBackpropFilter`,
  * `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
- * `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum` and `Tile`.
+ * `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum`, `Tile` and `Identity`.
  */
 export const WASM_TRAINING_KERNELS: readonly string[] = Object.freeze([
   tf.Conv2DBackpropFilter,
@@ -57,13 +61,14 @@ export const WASM_TRAINING_KERNELS: readonly string[] = Object.freeze([
   tf.DepthwiseConv2dNativeBackpropInput,
   tf.UnsortedSegmentSum,
   tf.Tile,
+  tf.Identity,
 ]);
 
 /**
  * The kernels among {@link WASM_TRAINING_KERNELS} that tfjs-backend-wasm 4.22 already has
- * and that are replaced on purpose because ours are faster: Conv2DBackpropInput and Tile.
+ * and that are replaced on purpose: Conv2DBackpropInput and Tile (faster), Identity (no copy).
  */
-export const WASM_TRAINING_REPLACED_KERNELS: readonly string[] = Object.freeze([tf.Conv2DBackpropInput, tf.Tile]);
+export const WASM_TRAINING_REPLACED_KERNELS: readonly string[] = Object.freeze([tf.Conv2DBackpropInput, tf.Tile, tf.Identity]);
 
 function configFor(name: string, previous: tf.KernelConfig | undefined): tf.KernelConfig {
   const kernelFunc = (f: unknown) => f as tf.KernelFunc;
@@ -82,6 +87,8 @@ function configFor(name: string, previous: tf.KernelConfig | undefined): tf.Kern
       return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(unsortedSegmentSum) };
     case tf.Tile:
       return makeTileConfig(previous);
+    case tf.Identity:
+      return makeIdentityConfig(previous);
     default:
       throw new Error(`s3n-layers/wasm-training: unknown kernel '${name}'.`);
   }
@@ -126,7 +133,7 @@ export function registerWasmTrainingKernels(): string[] {
 
 /**
  * The names of {@link WASM_TRAINING_KERNELS} currently served by this package on 'wasm'
- * (all six with tfjs-backend-wasm 4.22; fewer if a later version has some natively).
+ * (all seven with tfjs-backend-wasm 4.22; fewer if a later version has some natively).
  *
  * @example
  * ```ts

@@ -66,6 +66,52 @@ describe('package build', () => {
     expect(help).toMatch(/^  train /m);
   });
 
+  it('loads the cpu-training entry with require', () => {
+    const out = node(
+      `const tf = require('@tensorflow/tfjs-core');
+      const c = require('s3n-layers/cpu-training');
+      console.log(JSON.stringify([c.CPU_TRAINING_KERNELS, c.activeCpuTrainingKernels(), c.registerCpuTrainingKernels(), typeof tf.getKernel('Conv2DBackpropFilter', 'cpu').original]));`,
+      'commonjs',
+    );
+    expect(JSON.parse(out)).toEqual([['Conv2DBackpropFilter'], ['Conv2DBackpropFilter'], [], 'function']);
+  });
+
+  it('loads the cpu-training entry with import, and together with require: one registration, no warnings', () => {
+    const out = node(
+      `const warnings = [];
+      console.warn = (...args) => warnings.push(args.join(' '));
+      const { createRequire } = await import('node:module');
+      const tf = await import('@tensorflow/tfjs-core');
+      tf.env().set('PROD', true); // silences the "install tfjs-node" hint, as test/helpers/setup.ts does
+      await import('@tensorflow/tfjs-layers'); // registers the gradients
+      const esm = await import('s3n-layers/cpu-training');
+      const registered = tf.getKernel('Conv2DBackpropFilter', 'cpu');
+      const cjs = createRequire(import.meta.url)('s3n-layers/cpu-training');
+      await tf.setBackend('cpu');
+      const w = tf.variable(tf.ones([3, 3, 2, 4]));
+      const { grads } = tf.variableGrads(() => tf.sum(tf.conv2d(tf.ones([1, 5, 5, 2]), w, 1, 'same')), [w]);
+      console.log(JSON.stringify({
+        esm: esm.activeCpuTrainingKernels(),
+        cjs: cjs.activeCpuTrainingKernels(),
+        again: [esm.registerCpuTrainingKernels(), cjs.registerCpuTrainingKernels()],
+        same: tf.getKernel('Conv2DBackpropFilter', 'cpu') === registered,
+        grad: tf.sum(grads[w.name]).dataSync()[0],
+        warnings,
+      }));`,
+      'module',
+    );
+    // Each of the 3·3·2·4 filter weights meets the 5·5 input minus the zero padding: 16 of 25
+    // positions at the corners, 20 at the edges, 25 in the centre of the 3×3 window.
+    expect(JSON.parse(out)).toEqual({
+      esm: ['Conv2DBackpropFilter'],
+      cjs: ['Conv2DBackpropFilter'],
+      again: [[], []],
+      same: true,
+      grad: (4 * 16 + 4 * 20 + 25) * 2 * 4,
+      warnings: [],
+    });
+  });
+
   it('packs only the build, types, README, LICENSE and CHANGELOG', () => {
     const listing = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
     const files: string[] = listing[0].files.map((f: { path: string }) => f.path);

@@ -79,15 +79,98 @@ async function compare(label: string, kernel: string, inputs: Record<string, Dat
   return err;
 }
 
-function outShape(inShape: number[], filter: number[], strides: number, pad: unknown, depthwise: boolean, dims?: string): number[] {
-  return tf.backend_util.computeConv2DInfo(
-    inShape as [number, number, number, number], filter as [number, number, number, number], strides, 1,
-    pad as 'same', undefined, depthwise, dims === 'NCHW' ? 'channelsFirst' : 'channelsLast',
-  ).outShape;
-}
-
 const PADS: Array<'same' | 'valid' | tf.backend_util.ExplicitPadding> = ['same', 'valid', [[0, 0], [1, 2], [0, 1], [0, 0]]];
 const SIZES: Array<[number, number]> = [[9, 11], [7, 7], [13, 8]];
+
+type Backprop = 'Conv2DBackpropFilter' | 'Conv2DBackpropInput' | 'DepthwiseConv2dNativeBackpropFilter' | 'DepthwiseConv2dNativeBackpropInput';
+
+/** A convolution whose gradient the backprop kernels compute; `info.outShape` is the shape of dy. */
+interface ConvCase {
+  x: number[];
+  filter: number[];
+  strides: number | [number, number];
+  pad: unknown;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'ceil';
+  dilations: number;
+  info: tf.backend_util.Conv2DInfo;
+}
+
+function convCase(
+  x: number[], filter: number[], strides: number | [number, number], pad: unknown,
+  { dataFormat = 'NHWC', dimRoundingMode, dilations = 1, depthwise = false }: Partial<Pick<ConvCase, 'dataFormat' | 'dimRoundingMode' | 'dilations'>> & { depthwise?: boolean } = {},
+): ConvCase {
+  const info = tf.backend_util.computeConv2DInfo(x as [number, number, number, number], filter as [number, number, number, number], strides, dilations,
+    pad as 'same', dimRoundingMode, depthwise, dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
+  return { x, filter, strides, pad, dataFormat, dimRoundingMode, dilations, info };
+}
+
+/**
+ * The sweep every backprop kernel is checked on (NHWC, 3 input channels): kernels 1/3/7,
+ * strides 1/2, same/valid/explicit padding, odd sizes, batch 1/2 (2 only at 9x11, and not with
+ * explicit padding for conv2d); conv2d has 4 output channels, depthwise multipliers 1 and 2.
+ */
+function* sweep(depthwise: boolean): Generator<ConvCase> {
+  for (const k of [1, 3, 7]) for (const s of [1, 2]) for (const pad of PADS) for (const [h, w] of SIZES) for (const m of depthwise ? [1, 2] : [4]) for (const n of [1, 2]) {
+    if (n === 2 && (h !== 9 || (!depthwise && typeof pad === 'object'))) continue;
+    const c = convCase([n, h, w, 3], [k, k, 3, m], s, pad, { depthwise });
+    if (c.info.outShape[1] > 0 && c.info.outShape[2] > 0) yield c;
+  }
+}
+
+/** conv2d cases off the sweep: NCHW, a numeric pad with dimRoundingMode, non-square strides. */
+const CONV2D_CASES: ConvCase[] = [
+  convCase([2, 3, 9, 11], [3, 3, 3, 5], 2, 'same', { dataFormat: 'NCHW' }),
+  convCase([1, 3, 8, 7], [1, 1, 3, 5], 2, 'valid', { dataFormat: 'NCHW' }),
+  convCase([1, 9, 10, 3], [3, 3, 3, 4], 2, 1, { dimRoundingMode: 'ceil' }),
+  convCase([1, 9, 10, 3], [3, 3, 3, 4], [1, 2], 'same'),
+  convCase([1, 9, 10, 3], [1, 1, 3, 4], [2, 1], 'valid'),
+];
+
+/** Depthwise cases with dilation 2: kernels 3/5, strides 1/2, same/valid, multipliers 1/2. */
+function* dilated(): Generator<ConvCase> {
+  for (const k of [3, 5]) for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const m of [1, 2]) {
+    yield convCase([2, 13, 11, 3], [k, k, 3, m], s, pad, { dilations: 2, depthwise: true });
+  }
+}
+
+/** The kernel's attrs for `c`. */
+function backpropAttrs(kernel: Backprop, c: ConvCase): object {
+  return {
+    strides: c.strides,
+    pad: c.pad,
+    ...(kernel.startsWith('Depthwise') ? { dilations: c.dilations } : { dataFormat: c.dataFormat }),
+    dimRoundingMode: c.dimRoundingMode,
+    ...(kernel.endsWith('Filter') ? { filterShape: c.filter } : { inputShape: c.x }),
+  };
+}
+
+/** The same padding as `c`'s, written out explicitly. */
+function explicitPad(c: ConvCase): tf.backend_util.ExplicitPadding {
+  const p = c.info.padInfo;
+  return [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]];
+}
+
+/**
+ * Checks `kernel` on wasm against cpu on every case in turn, with random operands (the
+ * filter kernels take x then dy, the input kernels dy then filter, each the next seed from
+ * `seed`). With `path`, each case runs on every one of `path.values` (the kernel's
+ * implementation switch `path.flag`), which is set back to `path.reset` at the end.
+ */
+async function expectMatchesCpu(
+  kernel: Backprop, cases: Iterable<ConvCase>, seed: number, path?: { flag: { value: string }; values: readonly string[]; reset: string },
+): Promise<void> {
+  for (const c of cases) {
+    for (const value of path?.values ?? [undefined]) {
+      if (path && value !== undefined) path.flag.value = value;
+      const dy = c.info.outShape;
+      const operands: Array<[string, number[]]> = kernel.endsWith('Filter') ? [['x', c.x], ['dy', dy]] : [['dy', dy], ['filter', c.filter]];
+      const inputs = Object.fromEntries(operands.map(([name, shape]) => [name, rand(shape, seed++)]));
+      await compare(value === undefined ? kernel : `${kernel}/${value}`, kernel, inputs, backpropAttrs(kernel, c));
+    }
+  }
+  if (path) path.flag.value = path.reset;
+}
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -128,11 +211,12 @@ describe('registration', () => {
   });
 
   it('replaces only the documented kernels and keeps the replaced originals', () => {
-    expect([...WASM_TRAINING_REPLACED_KERNELS].sort()).toEqual(['Conv2DBackpropInput', 'Tile']);
+    expect([...WASM_TRAINING_REPLACED_KERNELS].sort()).toEqual(['Conv2DBackpropInput', 'Identity', 'Tile']);
     for (const k of WASM_TRAINING_REPLACED_KERNELS) {
       const config = tf.getKernel(k, 'wasm') as tf.KernelConfig & { original?: tf.KernelFunc };
       expect(typeof config.original).toBe('function');
-      expect(typeof config.setupFunc).toBe('function');
+      // The setup hook binds a kernel's C++ function; wasm's Identity is plain JS and has none.
+      expect(typeof config.setupFunc).toBe(k === 'Identity' ? 'undefined' : 'function');
     }
   });
 
@@ -153,84 +237,29 @@ describe('registration', () => {
 });
 
 describe('Conv2DBackpropFilter', () => {
-  for (const path of ['im2col', 'conv'] as const) {
-    it(`matches cpu (${path}): kernels 1/3/7, strides 1/2, same/valid/explicit, odd sizes, batch 1/2`, async () => {
-      filterPath.value = path;
-      let seed = 1;
-      for (const k of [1, 3, 7]) for (const s of [1, 2]) for (const pad of PADS) for (const [h, w] of SIZES) for (const n of [1, 2]) {
-        if (n === 2 && (h !== 9 || typeof pad === 'object')) continue;
-        const filterShape = [k, k, 3, 4];
-        const out = outShape([n, h, w, 3], filterShape, s, pad, false);
-        if (out[1] <= 0 || out[2] <= 0) continue;
-        await compare(`Conv2DBackpropFilter/${path}`, 'Conv2DBackpropFilter',
-          { x: rand([n, h, w, 3], seed++), dy: rand(out, seed++) },
-          { strides: s, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape });
-      }
-      filterPath.value = 'im2col';
+  const path = (values: Array<typeof filterPath.value>) => ({ flag: filterPath, values, reset: 'im2col' });
+  for (const p of ['im2col', 'conv'] as const) {
+    it(`matches cpu (${p}): kernels 1/3/7, strides 1/2, same/valid/explicit, odd sizes, batch 1/2`, async () => {
+      await expectMatchesCpu('Conv2DBackpropFilter', sweep(false), 1, path([p]));
     });
   }
 
   it('matches cpu for NCHW, numeric pad with dimRoundingMode, non-square strides', async () => {
-    let seed = 100;
-    const cases: Array<[number[], number[], number | [number, number], unknown, string, string | undefined]> = [
-      [[2, 3, 9, 11], [3, 3, 3, 5], 2, 'same', 'NCHW', undefined],
-      [[1, 3, 8, 7], [1, 1, 3, 5], 2, 'valid', 'NCHW', undefined],
-      [[1, 9, 10, 3], [3, 3, 3, 4], 2, 1, 'NHWC', 'ceil'],
-      [[1, 9, 10, 3], [3, 3, 3, 4], [1, 2], 'same', 'NHWC', undefined],
-      [[1, 9, 10, 3], [1, 1, 3, 4], [2, 1], 'valid', 'NHWC', undefined],
-    ];
-    for (const [xShape, filterShape, strides, pad, dataFormat, dimRoundingMode] of cases) {
-      const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
-        strides, 1, pad as 'same', dimRoundingMode as 'ceil', false, dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
-      for (const path of ['im2col', 'conv'] as const) {
-        filterPath.value = path;
-        await compare(`Conv2DBackpropFilter/${path}`, 'Conv2DBackpropFilter', { x: rand(xShape, seed++), dy: rand(info.outShape, seed++) },
-          { strides, pad, dataFormat, dimRoundingMode, filterShape });
-      }
-    }
-    filterPath.value = 'im2col';
+    await expectMatchesCpu('Conv2DBackpropFilter', CONV2D_CASES, 100, path(['im2col', 'conv']));
   });
 });
 
 describe('Conv2DBackpropInput', () => {
-  for (const path of ['auto', 'conv', 'col2im'] as const) {
-    it(`matches cpu (${path}): kernels 1/3/7, strides 1/2, same/valid/explicit, odd sizes, batch 1/2`, async () => {
-      inputPath.value = path;
-      let seed = 200;
-      for (const k of [1, 3, 7]) for (const s of [1, 2]) for (const pad of PADS) for (const [h, w] of SIZES) for (const n of [1, 2]) {
-        if (n === 2 && (h !== 9 || typeof pad === 'object')) continue;
-        const filterShape = [k, k, 3, 4];
-        const out = outShape([n, h, w, 3], filterShape, s, pad, false);
-        if (out[1] <= 0 || out[2] <= 0) continue;
-        await compare(`Conv2DBackpropInput/${path}`, 'Conv2DBackpropInput',
-          { dy: rand(out, seed++), filter: rand(filterShape, seed++) },
-          { strides: s, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: [n, h, w, 3] });
-      }
-      inputPath.value = 'auto';
+  const path = (values: Array<typeof inputPath.value>) => ({ flag: inputPath, values, reset: 'auto' });
+  for (const p of ['auto', 'conv', 'col2im'] as const) {
+    it(`matches cpu (${p}): kernels 1/3/7, strides 1/2, same/valid/explicit, odd sizes, batch 1/2`, async () => {
+      await expectMatchesCpu('Conv2DBackpropInput', sweep(false), 200, path([p]));
     });
   }
 
   it('matches cpu for NCHW, numeric pad with dimRoundingMode, non-square strides, stride 3', async () => {
-    let seed = 300;
-    const cases: Array<[number[], number[], number | [number, number], unknown, string, string | undefined]> = [
-      [[2, 3, 9, 11], [3, 3, 3, 5], 2, 'same', 'NCHW', undefined],
-      [[1, 3, 8, 7], [1, 1, 3, 5], 2, 'valid', 'NCHW', undefined],
-      [[1, 9, 10, 3], [3, 3, 3, 4], 2, 1, 'NHWC', 'ceil'],
-      [[1, 9, 10, 3], [3, 3, 3, 4], [1, 2], 'same', 'NHWC', undefined],
-      [[1, 9, 10, 3], [1, 1, 3, 4], [2, 1], 'valid', 'NHWC', undefined],
-      [[1, 11, 10, 2], [5, 4, 2, 3], 3, 'same', 'NHWC', undefined],
-      [[1, 11, 10, 2], [2, 2, 2, 3], 3, 'valid', 'NHWC', undefined],
-    ];
-    for (const [xShape, filterShape, strides, pad, dataFormat, dimRoundingMode] of cases) {
-      const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
-        strides, 1, pad as 'same', dimRoundingMode as 'ceil', false, dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast');
-      for (const path of ['conv', 'col2im'] as const) {
-        inputPath.value = path;
-        await compare(`Conv2DBackpropInput/${path}`, 'Conv2DBackpropInput', { dy: rand(info.outShape, seed++), filter: rand(filterShape, seed++) },
-          { strides, pad, dataFormat, dimRoundingMode, inputShape: xShape });
-      }
-    }
-    inputPath.value = 'auto';
+    const stride3 = [convCase([1, 11, 10, 2], [5, 4, 2, 3], 3, 'same'), convCase([1, 11, 10, 2], [2, 2, 2, 3], 3, 'valid')];
+    await expectMatchesCpu('Conv2DBackpropInput', [...CONV2D_CASES, ...stride3], 300, path(['conv', 'col2im']));
   });
 
   it('is the replacement, and agrees with the wasm kernel it replaced', async () => {
@@ -265,66 +294,43 @@ function upsample(f: Data, d: number): Data {
 
 describe('DepthwiseConv2dNativeBackpropFilter', () => {
   it('matches cpu: kernels 1/3/7, strides 1/2, same/valid/explicit, multipliers 1/2, odd sizes, batch 1/2', async () => {
-    let seed = 500;
-    for (const k of [1, 3, 7]) for (const s of [1, 2]) for (const pad of PADS) for (const [h, w] of SIZES) for (const m of [1, 2]) for (const n of [1, 2]) {
-      if (n === 2 && h !== 9) continue;
-      const filterShape = [k, k, 3, m];
-      const out = outShape([n, h, w, 3], filterShape, s, pad, true);
-      if (out[1] <= 0 || out[2] <= 0) continue;
-      await compare('DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter',
-        { x: rand([n, h, w, 3], seed++), dy: rand(out, seed++) },
-        { strides: s, pad, dilations: 1, dimRoundingMode: undefined, filterShape });
-    }
+    await expectMatchesCpu('DepthwiseConv2dNativeBackpropFilter', sweep(true), 500);
   });
 
   it('computes the true gradient for dilation 2 (strides 1 and 2)', async () => {
     let seed = 600;
-    for (const k of [3, 5]) for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const m of [1, 2]) {
-      const [n, h, w, c] = [2, 13, 11, 3];
-      const info = tf.backend_util.computeConv2DInfo([n, h, w, c], [k, k, c, m], s, 2, pad, undefined, true);
-      const x = rand([n, h, w, c], seed++);
-      const dy = rand(info.outShape, seed++);
+    for (const c of dilated()) {
+      const [k, , ch, m] = c.filter;
+      const x = rand(c.x, seed++);
+      const dy = rand(c.info.outShape, seed++);
       // Gradient wrt the upsampled filter, read back at the real taps.
       const e = (k - 1) * 2 + 1;
       const big = await runKernel('cpu', 'DepthwiseConv2dNativeBackpropFilter', { x, dy },
-        { strides: s, pad: [[0, 0], [info.padInfo.top, info.padInfo.bottom], [info.padInfo.left, info.padInfo.right], [0, 0]], dilations: 1, filterShape: [e, e, c, m] });
-      const ref = new Float32Array(k * k * c * m);
+        { strides: c.strides, pad: explicitPad(c), dilations: 1, filterShape: [e, e, ch, m] });
+      const ref = new Float32Array(k * k * ch * m);
       for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) {
-        ref.set(big.values.subarray(((2 * a) * e + 2 * b) * c * m, ((2 * a) * e + 2 * b + 1) * c * m) as Float32Array, (a * k + b) * c * m);
+        ref.set(big.values.subarray(((2 * a) * e + 2 * b) * ch * m, ((2 * a) * e + 2 * b + 1) * ch * m) as Float32Array, (a * k + b) * ch * m);
       }
       await compare('DepthwiseConv2dNativeBackpropFilter (dilation 2, vs true gradient)', 'DepthwiseConv2dNativeBackpropFilter', { x, dy },
-        { strides: s, pad, dilations: 2, dimRoundingMode: undefined, filterShape: [k, k, c, m] },
-        { shape: [k, k, c, m], dtype: 'float32', values: ref });
+        backpropAttrs('DepthwiseConv2dNativeBackpropFilter', c), { shape: c.filter, dtype: 'float32', values: ref });
     }
   });
 });
 
 describe('DepthwiseConv2dNativeBackpropInput', () => {
   it('matches cpu: kernels 1/3/7, strides 1/2, same/valid/explicit, multipliers 1/2, odd sizes, batch 1/2', async () => {
-    let seed = 700;
-    for (const k of [1, 3, 7]) for (const s of [1, 2]) for (const pad of PADS) for (const [h, w] of SIZES) for (const m of [1, 2]) for (const n of [1, 2]) {
-      if (n === 2 && h !== 9) continue;
-      const filterShape = [k, k, 3, m];
-      const out = outShape([n, h, w, 3], filterShape, s, pad, true);
-      if (out[1] <= 0 || out[2] <= 0) continue;
-      await compare('DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropInput',
-        { dy: rand(out, seed++), filter: rand(filterShape, seed++) },
-        { strides: s, pad, dilations: 1, dimRoundingMode: undefined, inputShape: [n, h, w, 3] });
-    }
+    await expectMatchesCpu('DepthwiseConv2dNativeBackpropInput', sweep(true), 700);
   });
 
   it('computes the true gradient for dilation 2 (strides 1 and 2)', async () => {
     let seed = 800;
-    for (const k of [3, 5]) for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const m of [1, 2]) {
-      const [n, h, w, c] = [2, 13, 11, 3];
-      const info = tf.backend_util.computeConv2DInfo([n, h, w, c], [k, k, c, m], s, 2, pad, undefined, true);
-      const filter = rand([k, k, c, m], seed++);
-      const dy = rand(info.outShape, seed++);
-      const explicit = [[0, 0], [info.padInfo.top, info.padInfo.bottom], [info.padInfo.left, info.padInfo.right], [0, 0]];
+    for (const c of dilated()) {
+      const filter = rand(c.filter, seed++);
+      const dy = rand(c.info.outShape, seed++);
       const ref = await runKernel('cpu', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: upsample(filter, 2) },
-        { strides: s, pad: explicit, dilations: 1, inputShape: [n, h, w, c] });
+        { strides: c.strides, pad: explicitPad(c), dilations: 1, inputShape: c.x });
       await compare('DepthwiseConv2dNativeBackpropInput (dilation 2, vs true gradient)', 'DepthwiseConv2dNativeBackpropInput', { dy, filter },
-        { strides: s, pad, dilations: 2, dimRoundingMode: undefined, inputShape: [n, h, w, c] }, ref);
+        backpropAttrs('DepthwiseConv2dNativeBackpropInput', c), ref);
     }
   });
 });

@@ -1,11 +1,10 @@
 /**
- * Backend selection of the CLI: `cpu` (pure JS, always there), `wasm`
- * (@tensorflow/tfjs-backend-wasm plus this package's wasm training kernels) and `tensorflow`
+ * Backend selection of the CLI: `cpu` (pure JS, always there, plus this package's cpu training
+ * kernel), `wasm` (@tensorflow/tfjs-backend-wasm plus this package's wasm training kernels) and `tensorflow`
  * (libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user
  * installed one).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { installFastCpuKernels } from './cpu_kernels';
 
 export const BACKENDS = ['cpu', 'wasm', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -24,16 +23,27 @@ function isNotFound(e: unknown): boolean {
 }
 
 /** Imports the first module of `specifiers` that exists; undefined when none does. */
-async function importFirst(specifiers: string[]): Promise<string | undefined> {
+async function importFirst(specifiers: string[]): Promise<{ specifier: string; module: Record<string, unknown> } | undefined> {
   for (const s of specifiers) {
     try {
-      await import(s);
-      return s;
+      const module = (await import(s)) as Record<string, unknown>;
+      return { specifier: s, module };
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
   }
   return undefined;
+}
+
+/**
+ * One of this package's opt-in kernel entries (`cpu-training`, `wasm-training`): src/NAME.ts
+ * when run from source, else the package's own export (self-reference), else dist/NAME.js.
+ * The specifiers are not literals on purpose: the build must not bundle the entry into the
+ * CLI, so that its registration code stays in dist/NAME.{js,mjs} (package.json `sideEffects`)
+ * rather than in a shared chunk.
+ */
+function importEntry(name: 'cpu-training' | 'wasm-training') {
+  return importFirst([`../${name}`, `s3n-layers/${name}`, `./${name}.js`]);
 }
 
 /**
@@ -43,12 +53,19 @@ async function importFirst(specifiers: string[]): Promise<string | undefined> {
 export async function setupBackend(name: BackendName): Promise<string> {
   if (name === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
-    installFastCpuKernels();
+    // The faster cpu Conv2DBackpropFilter (tfjs' runs ~5·10⁶ multiply-adds a second).
+    const found = await importEntry('cpu-training');
+    if (found === undefined) {
+      process.stderr.write('warning: the cpu training kernels (s3n-layers/cpu-training) were not found; training convolutions on cpu will be slow.\n');
+    } else {
+      // Registered on import; again here in case they were unregistered since (idempotent).
+      const register = found.module.registerCpuTrainingKernels;
+      if (typeof register === 'function') register();
+    }
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    // The wasm training kernels (Conv2DBackpropFilter, …): src/wasm-training.ts when run from
-    // source, else the package's own export (self-reference), else dist/wasm-training.js.
-    const found = await importFirst(['../wasm-training', 's3n-layers/wasm-training', './wasm-training.js']);
+    // The wasm training kernels (Conv2DBackpropFilter, …).
+    const found = await importEntry('wasm-training');
     if (found === undefined) {
       process.stderr.write('warning: the wasm training kernels (s3n-layers/wasm-training) were not found; training on wasm may fail for lack of gradient kernels.\n');
     }

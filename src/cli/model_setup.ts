@@ -37,6 +37,11 @@ export interface ModelConfig {
  * Sets the moving-average momentum of every BatchNormalization layer of a model (nested
  * models included). tfjs-layers has no setter; the value is read at each call and saved in
  * the layer config, so it persists through save/load.
+ *
+ * Only for a backbone the user supplies (`--backbone PATH`): the built-in ones get the
+ * momentum from their builder (`batchNormMomentum`), but a loaded model comes with the layers
+ * it was saved with, and writing the layer's (private) `momentum` field is the only way to
+ * change it short of rebuilding the model from an edited config.
  */
 export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): number {
   let n = 0;
@@ -52,16 +57,22 @@ export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): 
   return n;
 }
 
-/** Builds the backbone `[batch, inputSize, inputSize, 3] → [batch, h, w, depth]`. */
+/**
+ * Builds the backbone `[batch, inputSize, inputSize, 3] → [batch, h, w, depth]`, with the
+ * batch-norm momentum `cfg.bnMomentum` when set.
+ */
 export async function buildBackbone(cfg: ModelConfig): Promise<tfl.LayersModel> {
-  if (cfg.backbone === 'resnet50') return resnet50({ inputSize: cfg.inputSize, seed: cfg.seed });
-  if (cfg.backbone === 'small') return smallResNet({ inputSize: cfg.inputSize, widths: cfg.widths, seed: cfg.seed });
+  const batchNormMomentum = cfg.bnMomentum;
+  if (cfg.backbone === 'resnet50') return resnet50({ inputSize: cfg.inputSize, seed: cfg.seed, batchNormMomentum });
+  if (cfg.backbone === 'small') return smallResNet({ inputSize: cfg.inputSize, widths: cfg.widths, seed: cfg.seed, batchNormMomentum });
   let model: tfl.LayersModel;
   try {
     model = await tfl.loadLayersModel(fileSystem(cfg.backbone));
   } catch (e) {
     throw new UsageError(`--backbone must be resnet50, small or the path of a tfjs LayersModel (model.json), but loading '${cfg.backbone}' failed: ${(e as Error).message}`);
   }
+  // The cut and the fixed-input wrapper below share these layers.
+  if (batchNormMomentum !== undefined) setBatchNormMomentum(model, batchNormMomentum);
   let cut = model;
   if (cfg.cutLayer) cut = cutBackbone(model, cfg.cutLayer);
   else if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 4) {
@@ -84,7 +95,6 @@ export async function buildBackbone(cfg: ModelConfig): Promise<tfl.LayersModel> 
 /** Builds a fresh S3N from a {@link ModelConfig}. */
 export async function buildS3N(cfg: ModelConfig): Promise<S3N> {
   const backbone = await buildBackbone(cfg);
-  if (cfg.bnMomentum !== undefined) setBatchNormMomentum(backbone, cfg.bnMomentum);
   return S3N.create(backbone, { classes: cfg.classes, seed: cfg.seed, gridSize: cfg.gridSize, paddingSize: cfg.paddingSize, fwhm: cfg.fwhm });
 }
 

@@ -42,6 +42,8 @@ export interface TrainOptions {
   fwhm?: number;
   /** Batch-norm momentum of the backbone (Keras convention; 0.9 = PyTorch's 0.1, the authors'). */
   bnMomentum?: number;
+  /** Recompute the backbone's activations in the backward pass ({@link S3N.setGradCheckpointing}). */
+  gradCheckpointing?: boolean;
   /** Print lines (progress in plain mode, epoch summaries). */
   log: (line: string) => void;
   /** Warnings (unreadable images, …). */
@@ -125,6 +127,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     bnMomentum: options.bnMomentum,
   };
   s3n ??= await buildS3N(modelConfig);
+  s3n.setGradCheckpointing(options.gradCheckpointing === true);
   const optimizer = s3n.createOptimizer({ learningRate: options.lr });
   if (restore) await restore(optimizer);
 

@@ -6,3 +6,6 @@ export { GroupedSGD } from './optimizer';
 export type { GroupedSGDOptions, ParamGroup } from './optimizer';
 export { stageModes, stepDecay } from './schedule';
 export type { StageModes } from './schedule';
+export { leanVariableGrads } from './lean_gradients';
+export type { LeanGrads } from './lean_gradients';
+export { setGradCheckpointing, gradCheckpointing } from './grad_checkpointing';

@@ -84,16 +84,24 @@ export class GroupedSGD {
       for (const w of g.variables) {
         const grad = grads[w.name];
         if (grad == null) continue;
-        tf.tidy(() => {
-          const decayed = this.weightDecay > 0 ? tf.add(grad, tf.mul(w, this.weightDecay)) : grad;
-          let v = this.velocity.get(w.name);
-          if (!v) {
-            v = tf.variable(tf.zerosLike(w), false);
-            this.velocity.set(w.name, v);
-          }
-          v.assign(tf.add(tf.mul(v, this.momentum), decayed));
-          if (lr !== 0) w.assign(tf.sub(w, tf.mul(v, lr)));
-        });
+        // One small tidy per expression, so that at most two weight-sized temporaries are
+        // alive at a time (a ResNet-50 S3N head has two 151 MB kernels).
+        let v = this.velocity.get(w.name);
+        if (!v) {
+          v = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
+          this.velocity.set(w.name, v);
+        }
+        const velocity = v;
+        const decayed = this.weightDecay > 0 ? tf.tidy(() => tf.add(grad, tf.mul(w, this.weightDecay))) : grad;
+        const nextVelocity = tf.tidy(() => tf.add(tf.mul(velocity, this.momentum), decayed));
+        if (decayed !== grad) decayed.dispose();
+        velocity.assign(nextVelocity);
+        nextVelocity.dispose();
+        if (lr !== 0) {
+          const next = tf.tidy(() => tf.sub(w, tf.mul(velocity, lr)));
+          w.assign(next);
+          next.dispose();
+        }
       }
     }
   }

@@ -24,7 +24,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendWasm, Shape4, TensorInfo, assertFloat32, assertShape, withScope } from './kernel_utils';
+import { BackendWasm, ReplacementKernelConfig, Shape4, TensorInfo, assertFloat32, assertShape, replacementConfig, withScope } from './kernel_utils';
 import { col2im } from './im2col';
 import { matMulTransposedWeights } from './pointwise';
 import { flipFilter, planAxis, transposedConv } from './transposed_conv';
@@ -121,24 +121,12 @@ function pointwise(
   return s.slice(y, [0, rh.offset, rw.offset, 0], inShape);
 }
 
-/** A kernel config that also remembers the kernel it replaced. */
-export type ReplacementKernelConfig = tf.KernelConfig & { original?: tf.KernelFunc };
-
 /**
- * Kernel config replacing `previous` (the wasm backend's own kernel, when there is one). The
- * replaced kernel function is kept as `original`, and its setup/dispose hooks are carried
- * over so that the engine still binds it to the wasm module.
+ * Kernel config replacing `previous` (the wasm backend's own kernel, when there is one), which
+ * stays available as `original`.
  */
 export function makeConv2DBackpropInputConfig(previous?: tf.KernelConfig): ReplacementKernelConfig {
-  const original = previous?.kernelFunc;
-  return {
-    kernelName: tf.Conv2DBackpropInput,
-    backendName: 'wasm',
-    kernelFunc: conv2DBackpropInputImpl as unknown as tf.KernelFunc,
-    setupFunc: previous?.setupFunc,
-    disposeFunc: previous?.disposeFunc,
-    original,
-  };
+  return replacementConfig(tf.Conv2DBackpropInput, previous, conv2DBackpropInputImpl);
 }
 
 /**

@@ -12,7 +12,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendWasm, TensorInfo } from './kernel_utils';
+import { BackendWasm, replacementConfig, ReplacementKernelConfig, TensorInfo } from './kernel_utils';
 
 type Args = { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: { reps: number[] } };
 type Arr = Float32Array | Int32Array | Uint8Array;
@@ -74,14 +74,6 @@ export function tile(args: Args, original?: tf.KernelFunc): TensorInfo {
 }
 
 /** Kernel config replacing `previous` (kept for string tensors, and as `original`). */
-export function makeTileConfig(previous?: tf.KernelConfig): tf.KernelConfig & { original?: tf.KernelFunc } {
-  const original = previous?.kernelFunc;
-  return {
-    kernelName: tf.Tile,
-    backendName: 'wasm',
-    kernelFunc: ((args: Args) => tile(args, original)) as unknown as tf.KernelFunc,
-    setupFunc: previous?.setupFunc,
-    disposeFunc: previous?.disposeFunc,
-    original,
-  };
+export function makeTileConfig(previous?: tf.KernelConfig): ReplacementKernelConfig {
+  return replacementConfig(tf.Tile, previous, tile);
 }

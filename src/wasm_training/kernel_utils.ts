@@ -19,6 +19,31 @@ export type { BackendWasm };
 export type TensorInfo = tf.TensorInfo;
 export type Shape4 = [number, number, number, number];
 
+/** A kernel config that also remembers the kernel it replaced. */
+export type ReplacementKernelConfig = tf.KernelConfig & { original?: tf.KernelFunc };
+
+/**
+ * Kernel config for `kernelName` on wasm that replaces `previous` (the wasm backend's own
+ * kernel, when there is one). `impl` receives the replaced kernel function, e.g. to hand it
+ * the dtypes or shapes it serves better; it is also kept as `original`, and the setup/dispose
+ * hooks are carried over so that the engine still binds it to the wasm module.
+ */
+export function replacementConfig<A>(
+  kernelName: string,
+  previous: tf.KernelConfig | undefined,
+  impl: (args: A, original?: tf.KernelFunc) => TensorInfo,
+): ReplacementKernelConfig {
+  const original = previous?.kernelFunc;
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ((args: A) => impl(args, original)) as unknown as tf.KernelFunc,
+    setupFunc: previous?.setupFunc,
+    disposeFunc: previous?.disposeFunc,
+    original,
+  };
+}
+
 /** Marker on every kernelFunc this package registers (shared across duplicate module copies). */
 export const S3N_KERNEL_MARK = Symbol.for('s3n-layers.wasm-training.kernel');
 

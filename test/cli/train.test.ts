@@ -74,7 +74,10 @@ it('trains in process without leaking tensors from epoch to epoch, and refuses c
   const loadedLeftover = tf.memory().numTensors - preLoad;
   const resumedFrom = tf.memory().numTensors;
   live.length = 0;
-  const more = await train({ ...base, epochs: 4, resume: true, log });
+  // Resumed with --grad-checkpointing (not a model setting, so it may change on resume).
+  const more = await train({ ...base, epochs: 4, resume: true, gradCheckpointing: true, log });
+  expect(more.s3n.gradCheckpointing).toBe(true);
+  expect(first.s3n.gradCheckpointing).toBe(false);
   expect(more.metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
   expect(live).toHaveLength(2);
   expect(live[1]).toBe(live[0]);
@@ -98,5 +101,34 @@ describe('--backbone PATH', () => {
     expect(bb.outputs[0].shape).toEqual([null, 8, 8, 4]);
     await expect(buildBackbone(cfg)).rejects.toThrow(/--cut-layer is needed: .* its output has shape \[null,5\]\. Pass --cut-layer NAME with one of its layers \(…, .*feat, pool, head\)/);
     await expect(buildBackbone({ ...cfg, backbone: path.join(root, 'none') })).rejects.toThrow(/--backbone must be resnet50, small or the path of a tfjs LayersModel \(model\.json\), but loading '.*none' failed/);
+  });
+});
+
+describe('--bn-momentum', () => {
+  const momenta = (m: tfl.LayersModel): number[] =>
+    m.layers.flatMap((l) => (l instanceof tfl.LayersModel ? momenta(l) : l.getClassName() === 'BatchNormalization' ? [l.getConfig().momentum as number] : []));
+
+  it('reaches every batch-norm layer of a built-in backbone, whose default stays 0.99', async () => {
+    const cfg = { backbone: 'small', widths: [4, 8], inputSize: 16, classes: 2, seed: 0 };
+    const set = await buildBackbone({ ...cfg, bnMomentum: 0.9 });
+    const unset = await buildBackbone(cfg);
+    expect(momenta(set).length).toBeGreaterThan(0);
+    expect(new Set(momenta(set))).toEqual(new Set([0.9]));
+    expect(new Set(momenta(unset))).toEqual(new Set([0.99]));
+    set.dispose();
+    unset.dispose();
+  });
+
+  it('reaches every batch-norm layer of a loaded backbone', async () => {
+    const inp = tfl.input({ shape: [null, null, 3] as unknown as number[] });
+    const conv = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }).apply(inp) as tfl.SymbolicTensor;
+    const bn = tfl.layers.batchNormalization({ name: 'bn' }).apply(conv) as tfl.SymbolicTensor;
+    const dir = path.join(root, 'with_bn');
+    const saved = tfl.model({ inputs: inp, outputs: bn });
+    await saved.save(fileSystem(dir));
+    saved.dispose();
+    const bb = await buildBackbone({ backbone: path.join(dir, 'model.json'), inputSize: 8, classes: 2, seed: 0, bnMomentum: 0.8 });
+    expect(momenta(bb)).toEqual([0.8]);
+    bb.dispose();
   });
 });

@@ -22,6 +22,28 @@ export function onWasmBackend(): void {
   });
 }
 
+/**
+ * One set of tests for every backend: `describe.each(TEST_BACKENDS)('… on the %s backend',
+ * (backend) => { onBackend(backend); … })` runs the same block on cpu and on wasm.
+ */
+export const TEST_BACKENDS = ['cpu', 'wasm'] as const;
+export type TestBackend = (typeof TEST_BACKENDS)[number];
+
+/**
+ * Inside a `describe`: runs the block on `backend`. wasm is {@link onWasmBackend}; cpu is
+ * what test/helpers/setup.ts selects and what every wasm block switches back to, so it is
+ * only checked, by the same kind of test.
+ */
+export function onBackend(backend: TestBackend): void {
+  if (backend === 'wasm') {
+    onWasmBackend();
+    return;
+  }
+  test('the cpu backend is active', () => {
+    expect(tf.getBackend()).toBe('cpu');
+  });
+}
+
 /** The kernel names tfjs-node 4.22 registers. */
 export function tfjsNodeKernels(): Set<string> {
   const fixture = path.join(__dirname, '..', 'fixtures', 'tfjs-node-kernels.json');

@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { gaussianKernel } from '../../src/ops/gaussian_kernel';
 import { entry, goldenTensor, loadGolden } from '../helpers/golden';
 import { checkGradients, expectClose, expectNoLeak, uniform } from '../helpers/numeric';
-import { addKernels, expectPortableKernels, onWasmBackend } from '../helpers/backends';
+import { addKernels, expectPortableKernels, onBackend, TEST_BACKENDS } from '../helpers/backends';
 
 const SIZE = 31;
 
@@ -60,7 +60,9 @@ function checkGoldenBatched(): void {
   tf.dispose([theta, offset, w, kernel, expected, g, expectedGrad]);
 }
 
-describe('gaussianKernel', () => {
+describe.each(TEST_BACKENDS)('gaussianKernel on the %s backend', (backend) => {
+  onBackend(backend);
+
   describe("matches the authors' kernel_generate (golden)", () => {
     test('each case on its own: kernel atol 1e-6, grad_theta rtol 1e-4 (case 6 with the default offset)', () => {
       const err = checkGoldenPerCase();
@@ -254,29 +256,21 @@ describe('gaussianKernel', () => {
       tf.dispose([theta, offsets]);
     });
 
-    test('only kernels that the wasm and tensorflow (tfjs-node) backends have', async () => {
-      const theta = tf.tensor1d([0.1, 0.2]);
-      const offsets = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32');
-      const info = await tf.profile(() => [
-        gaussianKernel(0.1, 31, [3, 4]),
-        ...tf.grads((t: tf.Tensor) => tf.sum(gaussianKernel(t, 31, offsets)))([theta]),
-      ]);
-      const used = new Set<string>();
-      addKernels(used, info);
-      tf.dispose(info.result as tf.Tensor[]);
-      expectPortableKernels(used);
-      tf.dispose([theta, offsets]);
-    });
-  });
-});
-
-describe('gaussianKernel on the wasm backend', () => {
-  onWasmBackend();
-
-  test('golden kernel_generate, per case and batched, with grad_theta', () => {
-    const err = checkGoldenPerCase();
-    expect(err.kernel).toBeLessThanOrEqual(1e-6);
-    expect(err.gradRel).toBeLessThanOrEqual(1e-4);
-    checkGoldenBatched();
+    if (backend === 'cpu') {
+      // The kernels gaussianKernel dispatches do not depend on the backend it runs on.
+      test('only kernels that the wasm and tensorflow (tfjs-node) backends have', async () => {
+        const theta = tf.tensor1d([0.1, 0.2]);
+        const offsets = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32');
+        const info = await tf.profile(() => [
+          gaussianKernel(0.1, 31, [3, 4]),
+          ...tf.grads((t: tf.Tensor) => tf.sum(gaussianKernel(t, 31, offsets)))([theta]),
+        ]);
+        const used = new Set<string>();
+        addKernels(used, info);
+        tf.dispose(info.result as tf.Tensor[]);
+        expectPortableKernels(used);
+        tf.dispose([theta, offsets]);
+      });
+    }
   });
 });

@@ -1,16 +1,22 @@
 /**
- * A faster `Conv2DBackpropFilter` for the pure-JS 'cpu' backend. tfjs-backend-cpu 4.x computes
- * this gradient (the filter gradient of every convolution) with one `TensorBuffer.get` call per
- * multiply-add, about 5·10⁶ multiply-adds a second: on small backbones it is most of a
- * training step. This version walks the flat NHWC arrays directly (same result up to float
- * summation order; deterministic).
+ * Conv2DBackpropFilter for the pure-JS 'cpu' backend: the filter gradient of every
+ * convolution. tfjs-backend-cpu 4.x computes it with one `TensorBuffer.get` call per
+ * multiply-add (about 5·10⁶ multiply-adds a second), which on small backbones is most of a
+ * training step. This version walks the flat NHWC arrays directly: the same sums, in another
+ * order (float32 results agree to rounding), deterministic.
  *
- * Installed by the CLI on the cpu backend only.
+ * NHWC float32 only; anything else (NCHW, other dtypes) goes to the kernel that was replaced.
+ *
+ * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-interface BackendLike {
-  data: { get(id: object): { values: unknown } };
+/** Marker on every kernelFunc `s3n-layers/cpu-training` registers (shared across duplicate module copies). */
+export const S3N_CPU_KERNEL_MARK = Symbol.for('s3n-layers.cpu-training.kernel');
+
+/** What the kernel uses of tfjs-backend-cpu's `MathBackendCPU`. */
+interface CpuBackend {
+  data: { get(id: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
 }
 
@@ -22,20 +28,24 @@ interface Attrs {
   filterShape: [number, number, number, number];
 }
 
-let original: tf.KernelConfig | undefined;
+type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: unknown }): tf.TensorInfo {
+/** dW[wR, wC, d1, d2] = Σ x[b, yR·sH − top + wR, yC·sW − left + wC, d1] · dy[b, yR, yC, d2]. */
+export function conv2DBackpropFilter(args: KernelArgs, original?: tf.KernelFunc): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = args.attrs as unknown as Attrs;
   if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    return (original as tf.KernelConfig).kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    if (original == null) {
+      throw new Error(`Conv2DBackpropFilter (s3n-layers/cpu-training): only NHWC float32 is supported, but got ${attrs.dataFormat} ${x.dtype}/${dy.dtype}.`);
+    }
+    return original(args) as tf.TensorInfo;
   }
-  const backend = args.backend as BackendLike;
+  const backend = args.backend as unknown as CpuBackend;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     attrs.filterShape,
     attrs.strides,
-    1,
+    1, // dilations: like tfjs' kernel (tfjs has no gradient for dilated conv2d)
     attrs.pad,
     attrs.dimRoundingMode,
     false,
@@ -73,19 +83,10 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   return backend.makeTensorInfo(attrs.filterShape, 'float32', dW);
 }
 
-/** Replaces the cpu backend's Conv2DBackpropFilter by the faster one (idempotent). */
-export function installFastCpuKernels(): void {
-  const current = tf.getKernel(tf.Conv2DBackpropFilter, 'cpu');
-  if (current === undefined || current.kernelFunc === (conv2DBackpropFilter as unknown as tf.KernelFunc)) return;
-  original = current;
-  tf.unregisterKernel(tf.Conv2DBackpropFilter, 'cpu');
-  tf.registerKernel({ kernelName: tf.Conv2DBackpropFilter, backendName: 'cpu', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc });
-}
-
-/** Puts tfjs' own kernel back. */
-export function uninstallFastCpuKernels(): void {
-  if (original === undefined) return;
-  tf.unregisterKernel(tf.Conv2DBackpropFilter, 'cpu');
-  tf.registerKernel(original);
-  original = undefined;
+/** Kernel config replacing `previous` (kept for the cases above, and as `original`). */
+export function makeConv2DBackpropFilterConfig(previous?: tf.KernelConfig): tf.KernelConfig & { original?: tf.KernelFunc } {
+  const original = previous?.kernelFunc;
+  const kernelFunc = ((args: KernelArgs) => conv2DBackpropFilter(args, original)) as tf.KernelFunc;
+  Object.defineProperty(kernelFunc, S3N_CPU_KERNEL_MARK, { value: true });
+  return { kernelName: tf.Conv2DBackpropFilter, backendName: 'cpu', kernelFunc, original };
 }
