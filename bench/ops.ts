@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gridSample, saliencyFilter, selectiveSparseSampling } from '../src/ops';
+import { FUSED_KERNELS_FLAG } from '../src/ops/grid_sample';
+import { sgdMomentumStep } from '../src/model/sgd_update';
 import { Row, time, useBackend } from './common';
 
 export async function benchOps(backends: string[], batch = 16, size = 448): Promise<Row[]> {
@@ -49,6 +51,29 @@ export async function benchOps(backends: string[], batch = 16, size = 448): Prom
       filter?.dispose();
     }
     tf.dispose([image, grid, dy, crms, radius, radiusInv]);
+    rows.push(...(await benchSgdUpdate(backend)));
   }
   return rows;
+}
+
+/** One SGD-with-momentum update of an S3N head buffer kernel [3,3,2048,2048]: fused vs composed. */
+export async function benchSgdUpdate(backend: string): Promise<Row[]> {
+  const [w, v, g] = [1, 2, 3].map((seed) => tf.randomUniform([3, 3, 2048, 2048], -1, 1, 'float32', seed));
+  const step = { learningRate: 0.01, momentum: 0.9, weightDecay: 1e-4 };
+  const run = async (fused: boolean) => {
+    tf.env().set(FUSED_KERNELS_FLAG, fused);
+    try {
+      return await time(() => sgdMomentumStep(w, v, g, step), 5);
+    } finally {
+      tf.env().set(FUSED_KERNELS_FLAG, true);
+    }
+  };
+  const composed = await run(false);
+  const fused = await run(true);
+  tf.dispose([w, v, g]);
+  const name = 'SGD momentum update of a [3,3,2048,2048] kernel';
+  return [
+    { section: 'ops', name: `${name}, composed tfjs ops`, backend, ms: composed },
+    { section: 'ops', name: `${name}, sgdMomentumStep (fused kernel on cpu, the same ops elsewhere)`, backend, ms: fused, ratio: fused / composed, baseline: 'composed tfjs ops' },
+  ];
 }

@@ -36,10 +36,10 @@ async function main() {
     // Issue 5's PyTorch CPU figures on a 2-core machine at 448×448 (ms per image).
     const pytorchMsPerImage = { backbone: 4300, s3nStep: 13000 };
     const r50 = (size: number) => () => resnet50({ inputSize: size, seed: 1 });
-    log(await benchModel({ label: 'ResNet-50', backend: 'wasm', batch: 1, size: 224, makeBackbone: r50(224), repeats: 2 }));
-    log(await benchModelForward({ label: 'ResNet-50', backend: 'wasm', batch: 1, size: 224, makeBackbone: r50(224), repeats: 2 }));
+    log(await benchModel({ label: 'ResNet-50', backend: 'wasm', batch: 1, size: 224, makeBackbone: r50(224), repeats: 3 }));
+    log(await benchModelForward({ label: 'ResNet-50', backend: 'wasm', batch: 1, size: 224, makeBackbone: r50(224), repeats: 3 }));
     // Where S3N's extra time goes: the authors' two 2048→2048 3×3 head buffers.
-    log(await benchModel({ label: 'ResNet-50', backend: 'wasm', batch: 1, size: 224, makeBackbone: r50(224), repeats: 2, useBuffers: false }));
+    log(await benchModel({ label: 'ResNet-50', backend: 'wasm', batch: 1, size: 224, makeBackbone: r50(224), repeats: 3, useBuffers: false }));
     // The paper's 448×448: without gradient checkpointing the step needs more than the wasm
     // backend's 4 GB heap (three backbone passes of activations); with it, it fits.
     log(await benchModel({ label: 'ResNet-50', backend: 'wasm', batch: 1, size: 448, makeBackbone: r50(448), repeats: 1, gradCheckpointing: true, pytorchMsPerImage }));

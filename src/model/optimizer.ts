@@ -4,6 +4,7 @@
  * variables and no weight decay, so S3N needs its own.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sgdMomentumStep } from './sgd_update';
 import { checkPositive, fail } from '../ops/validation';
 
 /** A set of variables that share a learning-rate multiplier (PyTorch's param group). */
@@ -84,24 +85,15 @@ export class GroupedSGD {
       for (const w of g.variables) {
         const grad = grads[w.name];
         if (grad == null) continue;
-        // One small tidy per expression, so that at most two weight-sized temporaries are
-        // alive at a time (a ResNet-50 S3N head has two 151 MB kernels).
         let v = this.velocity.get(w.name);
         if (!v) {
           v = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
           this.velocity.set(w.name, v);
         }
-        const velocity = v;
-        const decayed = this.weightDecay > 0 ? tf.tidy(() => tf.add(grad, tf.mul(w, this.weightDecay))) : grad;
-        const nextVelocity = tf.tidy(() => tf.add(tf.mul(velocity, this.momentum), decayed));
-        if (decayed !== grad) decayed.dispose();
-        velocity.assign(nextVelocity);
-        nextVelocity.dispose();
-        if (lr !== 0) {
-          const next = tf.tidy(() => tf.sub(w, tf.mul(velocity, lr)));
-          w.assign(next);
-          next.dispose();
-        }
+        const [nextWeight, nextVelocity] = sgdMomentumStep(w, v, grad, { learningRate: lr, momentum: this.momentum, weightDecay: this.weightDecay });
+        v.assign(nextVelocity);
+        w.assign(nextWeight);
+        tf.dispose([nextWeight, nextVelocity]);
       }
     }
   }

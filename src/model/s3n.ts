@@ -13,9 +13,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ClassResponseMap } from '../layers/class_response_map';
-import { S3NHead } from '../layers/s3n_head';
-import { SaliencySampler } from '../layers/saliency_sampler';
-import { SparseAttention } from '../layers/sparse_attention';
+import { S3NHead, S3NHeadArgs } from '../layers/s3n_head';
+import { SaliencySampler, SaliencySamplerArgs } from '../layers/saliency_sampler';
+import { SparseAttention, SparseAttentionArgs } from '../layers/sparse_attention';
 import { gridSample } from '../ops/grid_sample';
 import type { AttentionMode } from '../ops/sparse_attention';
 import { checkInteger, checkTensor, describe, fail, formatShape } from '../ops/validation';
@@ -29,31 +29,16 @@ type Sym = tfl.SymbolicTensor;
 
 /**
  * Options of {@link S3N.create}. Only `classes` is required; every other option has the
- * authors' value as its default.
+ * authors' value as its default and is documented on the layer it configures:
+ * {@link SparseAttentionArgs} (grid size, radii, base ratio, gate), {@link SaliencySamplerArgs}
+ * (padding, filter width, learnable filter) and {@link S3NHeadArgs} (buffers).
  */
-export interface S3NOptions {
+export interface S3NOptions
+  extends Pick<SparseAttentionArgs, 'gridSize' | 'radius' | 'radiusInv' | 'baseRatio' | 'topK' | 'entropyThreshold'>,
+    Pick<SaliencySamplerArgs, 'paddingSize' | 'fwhm' | 'trainableFilter'>,
+    Pick<S3NHeadArgs, 'useBuffers'> {
   /** Number of classes (>= 2). */
   classes: number;
-  /** Side of the saliency maps. Default 31. */
-  gridSize?: number;
-  /** Initial discriminative radius (a fraction of `gridSize`, learnt), see {@link SparseAttention}. Default 0.09. */
-  radius?: number;
-  /** Initial complementary radius (learnt). Default 0.3. */
-  radiusInv?: number;
-  /** Constant floor of both saliency maps. Default 0.09. */
-  baseRatio?: number;
-  /** Gate: how many top classes take part, see {@link ops.decisionMap}. Default 5. */
-  topK?: number;
-  /** Gate: entropy threshold δ, see {@link ops.DecisionMapOptions.entropyThreshold}. Default 0.2. */
-  entropyThreshold?: number;
-  /** Replicate padding of the saliency maps in the sampler, see {@link SaliencySampler}. Default 30. */
-  paddingSize?: number;
-  /** Full width at half maximum of the sampler's (initial) Gaussian filter. Default 13. */
-  fwhm?: number;
-  /** Learn the sampler's filter, as the authors do. Default true. */
-  trainableFilter?: boolean;
-  /** Use the conv-BN-ReLU buffers in the head. Default true. */
-  useBuffers?: boolean;
   /** Seed of the S3N layers' initialisers and of the `'random'` draws. */
   seed?: number;
 }

@@ -17,6 +17,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureJsKernel, runFloat32 } from './js_kernel';
 
 /** Resolved options of one `gridSample` call. */
 export interface GridSampleConfig {
@@ -30,23 +31,14 @@ export const GRID_SAMPLE_KERNEL = 'S3NGridSample';
 /** Gradient kernel: inputs `{input, grid, dy}`, outputs `[dInput, dGrid]`. */
 export const GRID_SAMPLE_GRAD_KERNEL = 'S3NGridSampleGrad';
 
-/** Backends for which the fused kernels are registered. */
-const KERNEL_BACKENDS = ['cpu', 'wasm'];
-
 /**
  * Registers the fused kernels (once) and reports whether `backendName` has them. Registration
  * is lazy, so importing the library has no side effect on the kernel registry.
  */
 export function hasFusedGridSample(backendName: string): boolean {
-  for (const name of KERNEL_BACKENDS) {
-    if (tf.getKernel(GRID_SAMPLE_KERNEL, name) == null) {
-      tf.registerKernel({ kernelName: GRID_SAMPLE_KERNEL, backendName: name, kernelFunc: gridSampleKernel });
-    }
-    if (tf.getKernel(GRID_SAMPLE_GRAD_KERNEL, name) == null) {
-      tf.registerKernel({ kernelName: GRID_SAMPLE_GRAD_KERNEL, backendName: name, kernelFunc: gridSampleGradKernel });
-    }
-  }
-  return tf.getKernel(GRID_SAMPLE_KERNEL, backendName) != null && tf.getKernel(GRID_SAMPLE_GRAD_KERNEL, backendName) != null;
+  const forward = ensureJsKernel(GRID_SAMPLE_KERNEL, gridSampleKernel as unknown as tf.KernelFunc, backendName);
+  const backward = ensureJsKernel(GRID_SAMPLE_GRAD_KERNEL, gridSampleGradKernel as unknown as tf.KernelFunc, backendName);
+  return forward && backward;
 }
 
 /** Runs the forward kernel on the active backend. */
@@ -183,50 +175,6 @@ function gridSampleGradKernel(args: KernelArgs): tf.TensorInfo[] {
     [input.shape, grid.shape],
     ([image, g, d], [dImage, dGrid]) => gridSampleGradValues(image, g, d, dImage, dGrid, s, config),
   );
-}
-
-/** The wasm backend's access to tensors that live in its heap. */
-interface HeapBackend {
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-}
-
-function isHeapBackend(backend: unknown): backend is HeapBackend {
-  const b = backend as Partial<HeapBackend>;
-  return typeof b.typedArrayFromHeap === 'function' && typeof b.makeOutput === 'function';
-}
-
-/**
- * Runs `compute` on float32 views of `inputs` and of new zero-filled outputs of the given
- * shapes, and returns the outputs. On a heap backend (wasm) the views alias the heap, so
- * nothing is copied; elsewhere inputs are read with `readSync` and outputs written with `write`.
- */
-function runFloat32(
-  backend: tf.KernelBackend,
-  inputs: tf.TensorInfo[],
-  outputShapes: number[][],
-  compute: (inputs: Float32Array[], outputs: Float32Array[]) => void,
-): tf.TensorInfo[] {
-  if (isHeapBackend(backend)) {
-    // Allocate first: growing the heap detaches views taken earlier.
-    const outputs = outputShapes.map((shape) => backend.makeOutput(shape, 'float32'));
-    const outViews = outputs.map((info) => backend.typedArrayFromHeap(info).fill(0));
-    compute(
-      inputs.map((info) => backend.typedArrayFromHeap(info)),
-      outViews,
-    );
-    return outputs;
-  }
-  const outValues = outputShapes.map((shape) => new Float32Array(tf.util.sizeFromShape(shape)));
-  compute(
-    inputs.map((info) => backend.readSync(info.dataId) as Float32Array),
-    outValues,
-  );
-  return outValues.map((values, k) => ({
-    dataId: backend.write(values, outputShapes[k], 'float32'),
-    shape: outputShapes[k],
-    dtype: 'float32' as const,
-  }));
 }
 
 /**
