@@ -60,7 +60,7 @@ export async function peakBytes(fn: () => tf.TensorContainer): Promise<number> {
 }
 
 export function printTable(rows: Row[]): void {
-  const fmt = (r: Row) => [r.section, r.name, r.backend, r.ms.toFixed(1), r.ratio === undefined ? '' : `${r.ratio.toFixed(3)} × ${r.baseline}`, r.note ?? ''];
+  const fmt = (r: Row) => [r.section, r.name, r.backend, (r.ms == null || !Number.isFinite(r.ms) ? '' : r.ms.toFixed(1)), r.ratio === undefined ? '' : `${r.ratio.toFixed(3)} × ${r.baseline}`, r.note ?? ''];
   const head = ['section', 'benchmark', 'backend', 'ms', 'ratio', 'note'];
   const cells = [head, ...rows.map(fmt)];
   const widths = head.map((_, i) => Math.max(...cells.map((c) => c[i].length)));

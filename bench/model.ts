@@ -40,7 +40,10 @@ export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[
 
   // The baseline is measured before and after S3N (a new model each time, so that only one
   // network is in memory) and the mean is used: the two figures show the drift of the run.
+  // Peaks are of all live tensors (weights included), minus what earlier work left behind.
+  const startBytes = tf.memory().numBytes;
   const measureBaseline = async () => {
+    const leftover = tf.memory().numBytes - startBytes;
     const baseline = baselineClassifier(c.makeBackbone(), classes);
     const bVars = baseline.trainableWeights.map((w) => w.read() as tf.Variable);
     // Both sides use the same gradient function (leanVariableGrads, as S3N.trainStep does).
@@ -52,11 +55,12 @@ export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[
       return [value, ...Object.values(grads)];
     };
     const ms = await time(() => [backboneStep(), backboneStep(), backboneStep()], repeats);
-    const mem = await peakBytes(backboneStep);
+    const mem = (await peakBytes(backboneStep)) - leftover;
     baseline.dispose();
     return { ms, mem };
   };
   const before = await measureBaseline();
+  const s3nLeftover = tf.memory().numBytes - startBytes;
   const variant = [c.gradCheckpointing ? 'grad checkpointing' : '', c.useBuffers === false ? 'head without buffers' : ''].filter(Boolean);
   const tag = [c.label, `batch ${c.batch}`, `${c.size}×${c.size}`, ...variant].join(', ');
   const ref = c.pytorchMsPerImage;
@@ -76,9 +80,10 @@ export async function benchModel(c: ModelBenchCase, classes = 200): Promise<Row[
     const { value, grads } = leanVariableGrads(() => s3nLoss(s3n.model.apply(images, { training: true }) as tf.Tensor[], labels), opt.variables);
     return [value, ...Object.values(grads)];
   };
+  // Before any step: like the baseline's, without momentum buffers.
+  const s3nMem = (await peakBytes(s3nGrads)) - s3nLeftover;
   const fb = await time(s3nGrads, repeats);
   const step = await time(() => s3n.trainStep(images, labels, opt), repeats);
-  const s3nMem = await peakBytes(s3nGrads);
   opt.dispose();
   s3n.dispose();
   const after = await measureBaseline();

@@ -17,6 +17,7 @@ import type { DatasetSplits, ImageItem } from './types';
 /** Which label of FGVC-Aircraft to classify. */
 export type AircraftAnnotation = 'variant' | 'family' | 'manufacturer';
 
+/** Options of {@link readAircraft}; every field is optional. */
 export interface AircraftOptions {
   /** Label level: 100 variants (default, as the paper), 70 families or 30 manufacturers. */
   annotation?: AircraftAnnotation;
@@ -32,8 +33,25 @@ const CLASS_LISTS: Record<AircraftAnnotation, string> = { variant: 'variants.txt
 export const AIRCRAFT_BANNER_HEIGHT = 20;
 
 /**
- * Reads FGVC-Aircraft. `root` is the `data` folder, or the folder containing it
- * (`fgvc-aircraft-2013b`).
+ * Reads FGVC-Aircraft: by default the paper's setting, 100 variants, `trainval` (6,667 images)
+ * for training and `test` (3,333 images) for testing. Image paths and labels only; nothing is
+ * decoded.
+ *
+ * Class names are the lines of `variants.txt`, `families.txt` or `manufacturers.txt` (per
+ * `annotation`), labels are 0-based indices into them. Images are listed in the order of the
+ * split files, as `images/<image_id>.jpg`. With `cropBanner` (default), every item has
+ * `trimBottom` = {@link AIRCRAFT_BANNER_HEIGHT}, so that {@link loadImage} cuts the banner
+ * before any augmentation.
+ *
+ * @param root The `data` folder, or the folder containing it (`fgvc-aircraft-2013b`); relative
+ *   paths are resolved against the current directory.
+ * @param options Label level, training split and banner crop, see {@link AircraftOptions}.
+ *   Default `{}`: variants, `trainval`, banner cut.
+ * @returns splits named `'aircraft'`, whose `root` is the `data` folder.
+ * @throws when `annotation` or `trainSplit` is not one of the allowed values, when `root` is
+ *   not a folder or lacks `images/`, the class list or one of the two split files (the message
+ *   lists the missing ones), when a line of a split file is not `id label`, or when a label is
+ *   not in the class list.
  *
  * @example
  * ```ts

@@ -14,25 +14,57 @@ import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import type { Rng } from './rng';
 import type { ImageItem } from './types';
 
-/** ImageNet channel means and standard deviations (RGB, on [0, 1] values). */
+/**
+ * ImageNet channel means (R, G, B) on pixel values scaled to [0, 1]: `[0.485, 0.456, 0.406]`.
+ * {@link loadImage} normalises a channel value `v` in [0, 255] to
+ * `(v / 255 - IMAGENET_MEAN[k]) / IMAGENET_STD[k]`.
+ */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
+/**
+ * ImageNet channel standard deviations (R, G, B) on pixel values scaled to [0, 1]:
+ * `[0.229, 0.224, 0.225]`. See {@link IMAGENET_MEAN}.
+ */
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
 
-/** `'train'`: random crop and flip; `'eval'`: resize and center crop. */
+/**
+ * The augmentation of {@link loadImage} and {@link ImagePipeline}. `'train'`: random resized
+ * crop (area 0.5–1, aspect ratio 3/4–4/3) and horizontal flip with probability 0.5; `'eval'`:
+ * resize the shorter side to {@link evalResizeSize} and center crop.
+ */
 export type AugmentMode = 'train' | 'eval';
 
-/** A crop box in pixels. */
+/** A crop box in pixels (integers), as sharp's `extract` takes it. */
 export interface Box {
+  /** Column of the box's left edge, 0-based from the image's left. */
   left: number;
+  /** Row of the box's top edge, 0-based from the image's top. */
   top: number;
+  /** Width of the box in pixels (>= 1). */
   width: number;
+  /** Height of the box in pixels (>= 1). */
   height: number;
 }
 
 /**
  * torchvision's `RandomResizedCrop.get_params`: up to 10 draws of an area fraction in `scale`
- * and a log-uniform aspect ratio in `ratio`; falls back to a center crop of the nearest
- * allowed aspect ratio.
+ * and a log-uniform aspect ratio in `ratio` (width / height), each kept if the box fits in the
+ * image, then a uniform position; falls back to a center crop of the nearest allowed aspect
+ * ratio (the whole image when its own ratio is allowed). No validation: pass positive sizes and
+ * increasing ranges.
+ *
+ * @param width Image width in pixels.
+ * @param height Image height in pixels.
+ * @param rng Source of uniform draws in `[0, 1)`, e.g. {@link mulberry32}; called 2 times per
+ *   attempt plus 2 for the position of an accepted box.
+ * @param scale Range of the box's area as a fraction of the image's. Default `[0.5, 1]` (the
+ *   authors'; torchvision's default is `[0.08, 1]`).
+ * @param ratio Range of the box's aspect ratio. Default `[3/4, 4/3]`.
+ * @returns a box inside the image.
+ *
+ * @example
+ * ```ts
+ * randomResizedCropBox(500, 375, mulberry32(7)); // { left: 160, top: 26, width: 272, height: 349 }
+ * ```
  */
 export function randomResizedCropBox(width: number, height: number, rng: Rng, scale: [number, number] = [0.5, 1], ratio: [number, number] = [3 / 4, 4 / 3]): Box {
   const area = width * height;
@@ -56,27 +88,45 @@ export function randomResizedCropBox(width: number, height: number, rng: Rng, sc
   return { left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h };
 }
 
-/** Shorter-side size of the eval resize: 600 at the paper's input size 448. */
+/**
+ * Shorter-side size of the eval resize, `round(600 · inputSize / 448)`: 600 at the paper's
+ * input size 448 (`Resize(600)`, `CenterCrop(448)`), 300 at 224.
+ */
 export function evalResizeSize(inputSize: number): number {
   return Math.round((600 * inputSize) / 448);
 }
 
 /** Options of {@link loadImage}. */
 export interface LoadImageOptions {
+  /** `'train'` (random resized crop and flip) or `'eval'` (resize and center crop), see {@link AugmentMode}. */
   mode: AugmentMode;
-  /** Side of the square output. */
+  /** Side of the square output, in pixels (the network's input size, e.g. 448). */
   inputSize: number;
-  /** Draws for the crop and the flip (train mode only). */
+  /** Draws for the crop and the flip (train mode only). Default `Math.random` (not reproducible). */
   rng?: Rng;
   /** Normalise with the ImageNet mean/std (default true); false returns values in [0, 255]. */
   normalize?: boolean;
 }
 
 /**
- * Decodes an image and applies the augmentation of `mode`. Returns `inputSize·inputSize·3`
- * floats, row-major `[height, width, channels]` (RGB). Grey and CMYK images are converted to
- * RGB, alpha is dropped. Rejects (with the path in the message) when the file is missing or
- * cannot be decoded.
+ * Reads and decodes an image file with sharp, cuts `item.trimBottom` rows at the bottom (if
+ * any), applies the augmentation of `mode` and normalises with {@link IMAGENET_MEAN} /
+ * {@link IMAGENET_STD}. Grey and CMYK images are converted to RGB, alpha is dropped. Resizing
+ * uses sharp's `linear` kernel; EXIF orientation is not applied (pixels as stored).
+ *
+ * @param item The image: its `path` and optional `trimBottom` (an {@link ImageItem} will do).
+ * @param options Mode, output size, random draws and normalisation, see {@link LoadImageOptions}.
+ * @returns `inputSize · inputSize · 3` float32 values, row-major `[height, width, channels]`
+ *   (RGB): one image of an NHWC batch. Normalised by default; in [0, 255] with
+ *   `normalize: false`.
+ * @throws (rejects) `cannot read image '<path>': …` when the file is missing or cannot be
+ *   decoded, or when the image has no pixels left after `trimBottom`.
+ *
+ * @example
+ * ```ts
+ * const pixels = await loadImage(cub.test[0], { mode: 'eval', inputSize: 448 });
+ * const image = tf.tensor4d(pixels, [1, 448, 448, 3]); // [batch, height, width, channels]
+ * ```
  */
 export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, options: LoadImageOptions): Promise<Float32Array> {
   const { mode, inputSize } = options;
@@ -131,7 +181,14 @@ export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, op
   return out;
 }
 
-/** Inverse of the normalisation: floats `[H, W, 3]` back to RGB bytes. */
+/**
+ * Inverse of the ImageNet normalisation of {@link loadImage}: normalised floats back to RGB
+ * bytes (rounded and clamped to [0, 255]), e.g. to save an input or a resampled image.
+ *
+ * @param values Interleaved RGB values, channels last: `[height, width, 3]` flattened (or
+ *   `[batch, height, width, 3]`); the channel of value `i` is `i % 3`.
+ * @returns the bytes, same length and layout (e.g. for `sharp(bytes, { raw: { width, height, channels: 3 } })`).
+ */
 export function denormalize(values: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) {

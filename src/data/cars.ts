@@ -20,7 +20,10 @@ const META = 'cars_meta.mat';
 const TRAIN_ANNOS = 'cars_train_annos.mat';
 const TEST_ANNOS = 'cars_test_annos_withlabels.mat';
 
-/** Files and folders {@link readStanfordCars} expects (each `.mat` in the root or in `devkit/`). */
+/**
+ * Files and folders {@link readStanfordCars} expects, as named in its error messages. Each
+ * `.mat` file may be in the root or in `devkit/` (`devkit/` is tried first).
+ */
 export const CARS_FILES: readonly string[] = [`devkit/${META}`, `devkit/${TRAIN_ANNOS}`, TEST_ANNOS, 'cars_train/', 'cars_test/'];
 
 function find(root: string, name: string): string | undefined {
@@ -48,8 +51,22 @@ function annotations(fn: string, file: string, imageDir: string, classes: number
 }
 
 /**
- * Reads Stanford Cars: 196 classes, the official 8,144 train / 8,041 test split. Bounding boxes
- * are kept in `item.bbox` but not applied (S3N uses image-level labels only).
+ * Reads Stanford Cars: 196 classes, the official 8,144 train / 8,041 test split. Image paths
+ * and labels only; nothing is decoded. The `.mat` files are read with {@link readMat}.
+ *
+ * Class names are `class_names` of `cars_meta.mat`; labels are its 1-based `class` fields
+ * minus one. Images are listed in the order of the annotation structs, as
+ * `cars_train/<fname>` and `cars_test/<fname>`. When the annotations have the four
+ * `bbox_x1`, `bbox_y1`, `bbox_x2`, `bbox_y2` fields, the box is kept in `item.bbox` (pixels,
+ * 1-based, inclusive) but not applied (S3N uses image-level labels only).
+ *
+ * @param root The Stanford Cars folder (relative paths are resolved against the current
+ *   directory); see {@link CARS_FILES} for what it must contain.
+ * @returns splits named `'cars'`, whose `root` is `root` made absolute.
+ * @throws when one of {@link CARS_FILES} is missing (the message lists the missing ones), when
+ *   a `.mat` file is not a Level 5 MAT-file or lacks `class_names` / `annotations` (a struct
+ *   array with `class` and `fname` fields), or when a `class` is not an integer in
+ *   `[1, classNames.length]`.
  *
  * @example
  * ```ts

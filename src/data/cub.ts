@@ -18,8 +18,20 @@ import type { DatasetSplits, ImageItem } from './types';
 export const CUB_FILES: readonly string[] = ['images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'classes.txt', 'images/'];
 
 /**
- * Reads CUB-200-2011: the official train (5,994) / test (5,794) split of 200 classes. `root`
- * is the `CUB_200_2011` folder (or a folder that contains it).
+ * Reads CUB-200-2011: the official train (5,994) / test (5,794) split of 200 classes. Image
+ * paths and labels only; nothing is decoded.
+ *
+ * Labels are 0-based indices into `classNames`, in the order of `classes.txt`; class names are
+ * as written there (e.g. `'001.Black_footed_Albatross'`). Images are listed in the order of
+ * `images.txt`, each under `images/`. Bounding boxes and part annotations are not read.
+ *
+ * @param root The `CUB_200_2011` folder, or a folder that contains it (relative paths are
+ *   resolved against the current directory).
+ * @returns splits named `'cub'`, whose `root` is the `CUB_200_2011` folder.
+ * @throws when `root` is not a folder or lacks one of {@link CUB_FILES} (the message lists
+ *   the missing ones), when a line of an annotation file is not `id value`, when an image of
+ *   `images.txt` has no class in `image_class_labels.txt` or a class not in `classes.txt`, or
+ *   when its `train_test_split.txt` entry is missing or not `0` / `1`.
  *
  * @example
  * ```ts

@@ -10,7 +10,7 @@ import type { DatasetSplits, ImageItem } from './types';
 function listImages(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()))
+    .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()))
     .map((e) => e.name)
     .sort();
 }
@@ -24,8 +24,21 @@ function listDirs(dir: string): string[] {
 }
 
 /**
- * Reads an image folder dataset. Files are taken by extension (`.jpg`, `.jpeg`, `.png`,
- * `.webp`, `.gif`, `.tif`, `.tiff`, `.avif`), sorted by name.
+ * Reads an image folder dataset: `root/train/<class>/<image>` and `root/test/<class>/<image>`.
+ * Image paths and labels only; nothing is decoded.
+ *
+ * Classes are the sub-folders of `train/` (hidden ones, starting with `.`, are ignored),
+ * sorted by name; labels are 0-based indices into that list. `test/` may lack some classes
+ * (that class then has no test image) but must have no other. Images are the files of each
+ * class folder with an image extension (`.jpg`, `.jpeg`, `.png`, `.webp`, `.gif`, `.tif`,
+ * `.tiff`, `.avif`, any case) that are not hidden (macOS leaves `._name.jpg` files), sorted by name; sub-folders of a class folder are not read, and
+ * symbolic links (to folders or files) are not followed. Items are listed class by class.
+ *
+ * @param root The folder holding `train/` and `test/` (relative paths are resolved against the
+ *   current directory).
+ * @returns splits named `'folder'`, whose `root` is `root` made absolute.
+ * @throws when `root` is not a folder or lacks `train/` or `test/`, when `train/` has no class
+ *   sub-folder, or when `test/` has a class sub-folder that `train/` has not.
  *
  * @example
  * ```ts

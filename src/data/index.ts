@@ -23,11 +23,36 @@ export type { Batch, PipelineOptions } from './pipeline';
 export { mulberry32, mixSeed, epochPermutation } from './rng';
 export type { Rng } from './rng';
 
-/** The dataset kinds of {@link readDataset}. */
+/**
+ * The dataset kinds of {@link readDataset}: `['cub', 'aircraft', 'cars', 'folder']`, read by
+ * {@link readCub}, {@link readAircraft}, {@link readStanfordCars} and {@link readImageFolder}.
+ */
 export const DATASET_KINDS = ['cub', 'aircraft', 'cars', 'folder'] as const;
+/** One of {@link DATASET_KINDS}: `'cub' | 'aircraft' | 'cars' | 'folder'`. */
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 
-/** Reads a dataset of any supported kind from its official layout. */
+/**
+ * Reads a dataset of any supported kind from its official layout, by calling the reader of
+ * `kind`: `'cub'` → {@link readCub}, `'aircraft'` → {@link readAircraft} (with
+ * `options.aircraft`), `'cars'` → {@link readStanfordCars}, `'folder'` → {@link readImageFolder}.
+ * Nothing is decoded: the result lists image paths and labels, to feed an {@link ImagePipeline}.
+ *
+ * @param kind Which reader to use, one of {@link DATASET_KINDS}.
+ * @param root The dataset folder, as the reader of `kind` expects it (relative paths are
+ *   resolved against the current directory).
+ * @param options `aircraft`: options of {@link readAircraft} (ignored by the other kinds).
+ *   Default `{}`.
+ * @returns the train and test splits and the class names.
+ * @throws when `kind` is not one of {@link DATASET_KINDS}, or whatever the reader of `kind`
+ *   throws (a missing file or folder of the layout, a malformed annotation file).
+ *
+ * @example
+ * ```ts
+ * const ds = readDataset('aircraft', '/data/fgvc-aircraft-2013b', { aircraft: { annotation: 'family' } });
+ * ds.classNames.length; // 70
+ * ds.train.length;      // 6,667 (trainval)
+ * ```
+ */
 export function readDataset(kind: DatasetKind, root: string, options: { aircraft?: AircraftOptions } = {}): DatasetSplits {
   switch (kind) {
     case 'cub':

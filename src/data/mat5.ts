@@ -9,37 +9,59 @@
  */
 import { inflateSync } from 'node:zlib';
 
-/** A numeric or logical array: values in column-major order (64-bit integers as numbers). */
+/**
+ * A numeric or logical array, as {@link readMat} returns it: values in column-major order
+ * (64-bit integers as numbers, so beyond 2^53 they lose precision). Of a complex array only
+ * the real part is kept.
+ */
 export interface MatNumeric {
+  /** Discriminant of {@link MatValue}: always `'numeric'`. */
   type: 'numeric';
   /** MATLAB class, e.g. `'double'`, `'uint8'`, `'logical'`. */
   matlabClass: string;
+  /** MATLAB dimensions, e.g. `[1, 1]` for a scalar, `[rows, cols]` for a matrix (at least two). */
   dims: number[];
+  /** The values, column-major, converted to float64 whatever the stored type. */
   data: Float64Array;
 }
 
 /** A char array: `rows[i]` is row `i` (a row vector has one row). */
 export interface MatChar {
+  /** Discriminant of {@link MatValue}: always `'char'`. */
   type: 'char';
+  /** MATLAB dimensions, `[rows, cols]` (e.g. `[1, 12]` for a 12-character string). */
   dims: number[];
+  /** One string per row, `dims[0]` of them, each with all its characters (trailing blanks kept). */
   rows: string[];
 }
 
 /** A cell array: cells in column-major order. */
 export interface MatCell {
+  /** Discriminant of {@link MatValue}: always `'cell'`. */
   type: 'cell';
+  /** MATLAB dimensions of the cell array, e.g. `[1, 196]`. */
   dims: number[];
+  /** The cells, column-major; each is any {@link MatValue}. */
   cells: MatValue[];
 }
 
 /** A struct array: one record of fields per element, in column-major order. */
 export interface MatStruct {
+  /** Discriminant of {@link MatValue}: always `'struct'`. */
   type: 'struct';
+  /** MATLAB dimensions of the struct array, e.g. `[1, 8144]`. */
   dims: number[];
+  /** The field names, in the file's order. */
   fields: string[];
+  /** One record per element, column-major, mapping every name of `fields` to its value. */
   elements: Record<string, MatValue>[];
 }
 
+/**
+ * A MATLAB array read by {@link readMat}; tell the kinds apart by `type`: `'numeric'`
+ * ({@link MatNumeric}), `'char'` ({@link MatChar}), `'cell'` ({@link MatCell}) or `'struct'`
+ * ({@link MatStruct}).
+ */
 export type MatValue = MatNumeric | MatChar | MatCell | MatStruct;
 
 // Data types (miXXX) and array classes (mxXXX) of the MAT-file format.
@@ -190,9 +212,17 @@ class Reader {
 }
 
 /**
- * Parses a Level 5 MAT-file. Returns its variables by name.
+ * Parses a Level 5 MAT-file (`-v6` or `-v7`, compressed or not, either byte order). Numeric,
+ * logical, char, cell and struct arrays are read, nested to any depth; elements that are not
+ * arrays are skipped.
  *
- * @param where Named in error messages (e.g. the file path).
+ * @param buffer The whole file, e.g. from `fs.readFileSync` (a Node `Buffer` is a `Uint8Array`).
+ * @param where Named in error messages (e.g. the file path). Default `'the buffer'`.
+ * @returns the file's variables by name.
+ * @throws when the buffer is shorter than the 128-byte header or lacks the `IM` / `MI`
+ *   byte-order mark (with a hint when it looks like an HDF5 `-v7.3` file), when an element is
+ *   truncated or of an unexpected type, when a compressed element does not inflate, or when
+ *   the file holds a sparse array or an object (not supported).
  * @example
  * ```ts
  * const vars = readMat(fs.readFileSync('cars_meta.mat'), 'cars_meta.mat');
@@ -236,7 +266,15 @@ export function readMat(buffer: Uint8Array, where = 'the buffer'): Record<string
   return out;
 }
 
-/** The strings of a char array, or of a cell array of char arrays (one per cell, row vectors). */
+/**
+ * The strings of a char array (one per row, trailing whitespace removed), or of a cell array of
+ * char arrays (one per cell, its rows joined, whitespace kept).
+ *
+ * @param value Usually a variable of {@link readMat} or a field of a struct element.
+ * @param what Names `value` in error messages. Default `'value'`.
+ * @throws when `value` is missing or not a char or cell array, or when a cell is not a char
+ *   array.
+ */
 export function matStrings(value: MatValue | undefined, what = 'value'): string[] {
   if (value?.type === 'char') return value.rows.map((r) => r.replace(/\s+$/, ''));
   if (value?.type === 'cell') {
@@ -248,7 +286,13 @@ export function matStrings(value: MatValue | undefined, what = 'value'): string[
   throw new MatError(`matStrings: ${what} must be a char or cell array, but got ${value === undefined ? 'nothing' : `a ${value.type} array`}.`);
 }
 
-/** The single number of a 1×1 numeric array. */
+/**
+ * The single number of a 1×1 numeric (or logical) array.
+ *
+ * @param value Usually a field of a struct element, e.g. `annotations(i).class`.
+ * @param what Names `value` in error messages. Default `'value'`.
+ * @throws when `value` is missing, not numeric, or does not hold exactly one number.
+ */
 export function matScalar(value: MatValue | undefined, what = 'value'): number {
   if (value?.type === 'numeric' && value.data.length === 1) return value.data[0];
   throw new MatError(`matScalar: ${what} must be a 1×1 numeric array, but got ${value === undefined ? 'nothing' : value.type === 'numeric' ? `${value.data.length} numbers` : `a ${value.type} array`}.`);

@@ -8,64 +8,103 @@ import { AugmentMode, loadImage } from './augment';
 import { epochPermutation, mixSeed, mulberry32 } from './rng';
 import type { ImageItem } from './types';
 
-/** One batch. The caller owns (and must dispose) the tensors. */
+/**
+ * One batch yielded by {@link ImagePipeline.epoch}. The caller owns (and must dispose) the
+ * tensors. `batch` is `batchSize`, or less for the last batch of an epoch and when images of
+ * the batch could not be read.
+ */
 export interface Batch {
-  /** Normalised images `[batch, inputSize, inputSize, 3]` float32. */
+  /**
+   * Normalised images `[batch, inputSize, inputSize, 3]` float32 (NHWC, RGB, ImageNet mean/std,
+   * see {@link loadImage}).
+   */
   images: tf.Tensor4D;
-  /** Class indices `[batch]` int32. */
+  /** Class indices `[batch]` int32 (`item.label` of each image, in order). */
   labels: tf.Tensor1D;
   /** The items of the batch, in order (skipped images left out). */
   items: ImageItem[];
-  /** 0-based index of the batch in its epoch. */
+  /**
+   * 0-based index of the batch in its epoch's {@link ImagePipeline.plan} (batches whose images
+   * all failed are not yielded, so indices may skip).
+   */
   index: number;
 }
 
+/** Options of {@link ImagePipeline}: `mode` and `batchSize` are required. */
 export interface PipelineOptions {
   /** `'train'` (random crop + flip, shuffled) or `'eval'` (resize + center crop, in order). */
   mode: AugmentMode;
-  /** Images per batch. */
+  /** Images per batch, an integer >= 1. */
   batchSize: number;
-  /** Side of the square network input. Default 448. */
+  /** Side of the square network input, in pixels (integer >= 1). Default 448. */
   inputSize?: number;
-  /** Seed of the shuffles and of the augmentation draws. Default 0. */
+  /** Seed of the shuffles and of the augmentation draws (integer >= 0). Default 0. */
   seed?: number;
   /** Shuffle each epoch. Default: true in train mode, false in eval mode. */
   shuffle?: boolean;
   /** Drop the last batch when it is smaller than `batchSize`. Default false. */
   dropLast?: boolean;
-  /** Batches decoded ahead of the one being consumed. Default 1. */
+  /**
+   * How far decoding runs ahead (integer >= 0): while batch `i` is being consumed, batches
+   * `i + 1` to `i + 1 + prefetch` are decoding, so 0 still keeps one batch in flight. Default 1.
+   */
   prefetch?: number;
   /** Called once per unreadable image (missing, corrupt, …) with a message naming its path. Default: `console.warn`. */
   onWarning?: (message: string, item: ImageItem) => void;
 }
 
 /**
- * Batches of a list of images, epoch by epoch. The order of epoch `e` and every augmentation
- * draw depend only on `(seed, e)` and the position in the epoch, so a run resumed at epoch
- * `e` sees the same batches as an uninterrupted one.
+ * Batches of a list of images, epoch by epoch: {@link ImagePipeline.epoch} yields
+ * {@link Batch}es of images `[batch, inputSize, inputSize, 3]` float32 (NHWC) and labels
+ * `[batch]` int32. Images are decoded and augmented with {@link loadImage} (sharp, off the main
+ * thread), ahead of the batch being consumed (see {@link PipelineOptions.prefetch}).
+ *
+ * The order of epoch `e` ({@link epochPermutation} when shuffling, the items' order otherwise)
+ * and every augmentation draw (`mulberry32(mixSeed(seed, e, position in the epoch))`) depend
+ * only on `(seed, e)` and the position, so a run resumed at epoch `e` sees the same batches as
+ * an uninterrupted one. An image that cannot be read is reported once through `onWarning`,
+ * left out of its batch and skipped from then on (see {@link ImagePipeline.skipped}).
  *
  * @example
  * ```ts
+ * const ds = readCub('/data/CUB_200_2011');
  * const train = new ImagePipeline(ds.train, { mode: 'train', batchSize: 16, inputSize: 448, seed: 0 });
  * for await (const { images, labels } of train.epoch(3)) {
- *   // images [16, 448, 448, 3], labels [16]
+ *   // images [16, 448, 448, 3] float32, labels [16] int32
  *   tf.dispose([images, labels]);
  * }
+ * const test = new ImagePipeline(ds.test, { mode: 'eval', batchSize: 32 }); // in order, inputSize 448
  * ```
  */
 export class ImagePipeline {
+  /** The images, as given (kept by reference, not copied). */
   readonly items: readonly ImageItem[];
+  /** `'train'` or `'eval'`, see {@link PipelineOptions.mode}. */
   readonly mode: AugmentMode;
+  /** Images per batch (the last batch of an epoch may have fewer). */
   readonly batchSize: number;
+  /** Side of the square images of every batch, in pixels. */
   readonly inputSize: number;
+  /** Seed of the shuffles and of the augmentation draws. */
   readonly seed: number;
+  /** Whether each epoch is shuffled (default: in train mode only). */
   readonly shuffle: boolean;
+  /** Whether the last, smaller batch of an epoch is dropped. */
   readonly dropLast: boolean;
+  /** How far decoding runs ahead, see {@link PipelineOptions.prefetch}. */
   readonly prefetch: number;
   /** Paths that could not be read; they are skipped from then on. */
   readonly skipped = new Set<string>();
   private readonly onWarning: (message: string, item: ImageItem) => void;
 
+  /**
+   * Checks the options; nothing is read or decoded until {@link ImagePipeline.epoch} is iterated.
+   *
+   * @param items The images, e.g. `train` or `test` of a {@link DatasetSplits}.
+   * @param options Mode, batch size and the other settings, see {@link PipelineOptions}.
+   * @throws when `items` is not an array, `mode` is not `'train'` or `'eval'`, `batchSize` or
+   *   `inputSize` is not an integer >= 1, or `seed` or `prefetch` is not an integer >= 0.
+   */
   constructor(items: readonly ImageItem[], options: PipelineOptions) {
     const fn = 'ImagePipeline';
     if (!Array.isArray(items)) throw new Error(`${fn}: items must be an array of {path, label}, but got ${typeof items}.`);
@@ -85,13 +124,21 @@ export class ImagePipeline {
     this.onWarning = options.onWarning ?? ((m) => console.warn(m));
   }
 
-  /** Number of batches of an epoch (before skipping unreadable images). */
+  /**
+   * Number of batches of an epoch, `ceil(items.length / batchSize)` (`floor` with `dropLast`),
+   * counted before skipping unreadable images.
+   */
   get length(): number {
     const n = this.items.length / this.batchSize;
     return this.dropLast ? Math.floor(n) : Math.ceil(n);
   }
 
-  /** The item indices of each batch of `epoch`. */
+  /**
+   * The item indices (into {@link ImagePipeline.items}) of each batch of `epoch`, without
+   * reading any image: {@link ImagePipeline.length} arrays of up to `batchSize` indices.
+   *
+   * @param epoch 0-based epoch (only matters when shuffling).
+   */
   plan(epoch: number): number[][] {
     const order = this.shuffle ? epochPermutation(this.items.length, this.seed, epoch) : this.items.map((_, i) => i);
     const out: number[][] = [];
@@ -118,7 +165,15 @@ export class ImagePipeline {
     );
   }
 
-  /** The batches of a (0-based) epoch. Batches whose images all failed are left out. */
+  /**
+   * The batches of a (0-based) epoch, in {@link ImagePipeline.plan} order. Each batch holds the
+   * images of its plan entry that could be read; batches whose images all failed are left out.
+   * When a batch is yielded, the following `prefetch + 1` batches are already decoding. The
+   * caller must dispose `images` and `labels` of every batch.
+   *
+   * @param epoch 0-based epoch, an integer >= 0. Default 0.
+   * @throws (on the first iteration) when `epoch` is not an integer >= 0.
+   */
   async *epoch(epoch = 0): AsyncGenerator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`ImagePipeline.epoch: epoch must be an integer >= 0, but got ${JSON.stringify(epoch)}.`);
     const plan = this.plan(epoch);

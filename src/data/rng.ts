@@ -3,10 +3,20 @@
  * `(seed, epoch, position)`, so a resumed run sees exactly the same batches.
  */
 
-/** A generator of uniform numbers in `[0, 1)`. */
+/**
+ * A generator of uniform numbers in `[0, 1)`, called with no argument (`Math.random` is one;
+ * {@link mulberry32} makes seeded ones).
+ */
 export type Rng = () => number;
 
-/** mulberry32: small, fast, good enough for shuffles and crops. */
+/**
+ * mulberry32: a small, fast 32-bit generator, good enough for shuffles and crops (not for
+ * cryptography).
+ *
+ * @param seed Any number; only its low 32 bits are used (`seed >>> 0`).
+ * @returns a generator of uniform numbers in `[0, 1)` (multiples of 2^-32); two generators
+ *   with the same seed give the same sequence.
+ */
 export function mulberry32(seed: number): Rng {
   let a = seed >>> 0;
   return () => {
@@ -18,7 +28,14 @@ export function mulberry32(seed: number): Rng {
   };
 }
 
-/** Mixes integers into one 32-bit seed (murmur3-style finaliser after each part). */
+/**
+ * Mixes integers into one 32-bit seed (murmur3-style finaliser after each part), e.g.
+ * `mixSeed(seed, epoch, position)` for the augmentation draws of one image of
+ * {@link ImagePipeline}.
+ *
+ * @param parts Integers; each enters as its low 32 bits (`p >>> 0`). Order matters.
+ * @returns an unsigned 32-bit integer, a seed for {@link mulberry32}.
+ */
 export function mixSeed(...parts: number[]): number {
   let h = 0x9e3779b9;
   for (const p of parts) {
@@ -31,7 +48,21 @@ export function mixSeed(...parts: number[]): number {
   return h >>> 0;
 }
 
-/** The permutation of `0..n-1` used for one epoch (Fisher–Yates from `mixSeed(seed, epoch)`). */
+/**
+ * The permutation of `0..n-1` used for one epoch by {@link ImagePipeline}: a Fisher–Yates
+ * shuffle drawn from `mulberry32(mixSeed(seed, epoch, 0x5eed))`, so it depends only on
+ * `(n, seed, epoch)`.
+ *
+ * @param n Number of items (0 gives `[]`).
+ * @param seed Seed of the run.
+ * @param epoch 0-based epoch.
+ * @returns a new array holding each of `0..n-1` once.
+ *
+ * @example
+ * ```ts
+ * epochPermutation(5, 0, 0); // [4, 2, 3, 0, 1]
+ * ```
+ */
 export function epochPermutation(n: number, seed: number, epoch: number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   const r = mulberry32(mixSeed(seed, epoch, 0x5eed));

@@ -17,8 +17,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { GroupedSGD } from '../model/optimizer';
 import { fileSystem, MODEL_JSON, writeFileAtomic } from './fs_io';
+import { fail } from '../ops/validation';
 
-/** Everything besides tensors that a run needs to resume exactly. */
+/**
+ * Everything besides tensors that a run needs to resume exactly, saved as `state.json` by
+ * {@link saveCheckpoint} (with a format tag, a version and the save time, which reading drops).
+ * All fields must be JSON-serialisable.
+ */
 export interface CheckpointState {
   /** Number of completed epochs (the next epoch to run, 0-based). */
   epoch: number;
@@ -40,18 +45,31 @@ interface StateFile extends CheckpointState {
   savedAt: string;
 }
 
-/** Files of a checkpoint folder. */
+/**
+ * Files every checkpoint folder has: `['model.json', 'weights.bin', 'state.json']`
+ * ({@link isCheckpoint} checks them). `optimizer.json` and `optimizer.bin` are there too when
+ * the checkpoint was saved with an optimiser.
+ */
 export const CHECKPOINT_FILES: readonly string[] = [MODEL_JSON, 'weights.bin', 'state.json'];
 
-/** A loaded checkpoint. */
+/** A checkpoint read by {@link loadCheckpoint}. */
 export interface LoadedCheckpoint {
-  /** The folder it was read from. */
+  /** The checkpoint folder it was read from (absolute; for a run folder, the latest checkpoint). */
   dir: string;
+  /**
+   * The saved model, freshly loaded with its weights (for S3N, wrap it with `S3N.fromModel`).
+   * The caller owns it.
+   */
   model: tfl.LayersModel;
+  /** The run state saved with it, as given to {@link saveCheckpoint}. */
   state: CheckpointState;
   /**
    * Restores the momentum buffers into an optimiser built the same way (same variables in the
-   * same order). Does nothing for a checkpoint saved without an optimiser.
+   * same order, matched by position, not by name). Does nothing for a checkpoint saved without
+   * an optimiser. The learning rate is not restored (set it from the schedule).
+   *
+   * @throws (rejects) when the optimiser has a different number of variables than the saved
+   *   one, or a variable whose shape differs from its saved buffer.
    */
   restoreOptimizer(optimizer: GroupedSGD): Promise<void>;
 }
@@ -72,10 +90,28 @@ async function replaceDir(source: string, target: string): Promise<void> {
 }
 
 /**
- * Writes a checkpoint folder atomically (temporary folder + rename; an existing checkpoint at
- * `dir` is replaced).
+ * Writes a checkpoint folder atomically: everything goes to a temporary folder beside `dir`,
+ * which is then renamed to `dir` (an existing folder at `dir` is replaced, and deleted). The
+ * folder holds the model (`model.json`, `weights.bin`, see {@link fileSystem}), `state.json`
+ * and, with an optimiser, `optimizer.json` / `optimizer.bin`. Parent folders are created.
  *
- * @param optimizer Its momentum buffers are saved in the order of `optimizer.variables`.
+ * @param dir The checkpoint folder to write (relative paths are resolved against the current
+ *   directory).
+ * @param model The model to save, e.g. `s3n.model`.
+ * @param state The run state, see {@link CheckpointState}; `state.epoch` must be an integer
+ *   >= 0.
+ * @param optimizer Optional. Its momentum buffers are saved in the order of
+ *   `optimizer.variables` (with its learning rate, for reference); restore them with
+ *   {@link LoadedCheckpoint.restoreOptimizer}.
+ * @returns the absolute path of the checkpoint folder.
+ * @throws (rejects) when `model` is not a `tf.LayersModel` or `state.epoch` is not an integer
+ *   >= 0, or with the file system's error (the temporary folder is then removed).
+ *
+ * @example
+ * ```ts
+ * const state = { epoch: 1, dataSeed: 0, drawCount: s3n.attention.drawCount, classNames, config: {}, metrics: [] };
+ * await saveCheckpoint('runs/cub/best', s3n.model, state, optimizer);
+ * ```
  */
 export async function saveCheckpoint(dir: string, model: tfl.LayersModel, state: CheckpointState, optimizer?: GroupedSGD): Promise<string> {
   const fn = 'saveCheckpoint';
@@ -111,14 +147,24 @@ export async function saveCheckpoint(dir: string, model: tfl.LayersModel, state:
   return target;
 }
 
-/** Whether `dir` holds a checkpoint. */
+/**
+ * Whether `dir` holds a checkpoint, i.e. every file of {@link CHECKPOINT_FILES}. Does not read
+ * or validate them; never throws.
+ */
 export function isCheckpoint(dir: string): boolean {
   return CHECKPOINT_FILES.every((f) => fs.existsSync(path.join(dir, f)));
 }
 
 /**
- * Finds a checkpoint: `dir` itself, or the latest one of a run folder (`dir/checkpoints/latest`,
- * see {@link CheckpointRun}). Throws naming what was expected.
+ * Finds a checkpoint: `dir` itself when it is one ({@link isCheckpoint}), else the folder named
+ * in `dir/latest` or `dir/checkpoints/latest` (so a run folder of {@link CheckpointRun}, or its
+ * `checkpoints/` folder, leads to its latest checkpoint).
+ *
+ * @param dir A checkpoint folder or a run folder (relative paths are resolved against the
+ *   current directory).
+ * @returns the absolute path of the checkpoint folder.
+ * @throws when neither `dir` nor the folder a `latest` pointer names is a checkpoint (the
+ *   message names what was expected).
  */
 export function resolveCheckpoint(dir: string): string {
   const abs = path.resolve(dir);
@@ -136,8 +182,25 @@ export function resolveCheckpoint(dir: string): string {
   );
 }
 
-/** Reads only the state of a checkpoint (or of the latest one of a run folder), without the model. */
-export async function readCheckpointState(dir: string): Promise<CheckpointState & { dir: string }> {
+/**
+ * Reads only the state of a checkpoint (or of the latest one of a run folder, see
+ * {@link resolveCheckpoint}), without the model: e.g. to check a run's settings before
+ * loading it.
+ *
+ * @param dir A checkpoint folder or a run folder.
+ * @returns the saved {@link CheckpointState} and the checkpoint folder it was read from.
+ * @throws (rejects) when no checkpoint is found, or when `state.json` is not JSON or not an
+ *   S3N checkpoint state (format other than `'s3n-checkpoint'`).
+ *
+ * @example
+ * ```ts
+ * const { epoch, config } = await readCheckpointState('runs/cub'); // latest checkpoint of the run
+ * ```
+ */
+export async function readCheckpointState(dir: string): Promise<CheckpointState & {
+  /** The checkpoint folder that was read (absolute). */
+  dir: string;
+}> {
   const found = resolveCheckpoint(dir);
   const file = JSON.parse(await fs.promises.readFile(path.join(found, 'state.json'), 'utf8')) as StateFile;
   if (file.format !== 's3n-checkpoint') {
@@ -147,7 +210,33 @@ export async function readCheckpointState(dir: string): Promise<CheckpointState 
   return { ...state, dir: found };
 }
 
-/** Loads a checkpoint written by {@link saveCheckpoint} (or the latest of a run folder). */
+/**
+ * Loads a checkpoint written by {@link saveCheckpoint} (or the latest of a run folder, see
+ * {@link resolveCheckpoint}): the model with its weights and the state. The optimiser's
+ * momentum buffers are restored only when asked, with
+ * {@link LoadedCheckpoint.restoreOptimizer}.
+ *
+ * The S3N layers must be registered to load an S3N model: import `s3n-layers` (the main entry)
+ * too; this entry does not.
+ *
+ * @param dir A checkpoint folder or a run folder.
+ * @returns the model, the state and the folder, see {@link LoadedCheckpoint}.
+ * @throws (rejects) as {@link readCheckpointState} does, or when the model cannot be loaded
+ *   (missing weight files, a layer class that is not registered).
+ *
+ * @example
+ * ```ts
+ * import { S3N } from 's3n-layers';
+ * import { loadCheckpoint } from 's3n-layers/node';
+ *
+ * const ck = await loadCheckpoint('runs/cub');           // latest checkpoint of the run
+ * const s3n = S3N.fromModel(ck.model);
+ * s3n.attention.drawCount = ck.state.drawCount;
+ * const optimizer = s3n.createOptimizer();
+ * await ck.restoreOptimizer(optimizer);
+ * // continue with epoch ck.state.epoch
+ * ```
+ */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const { dir: found, ...state } = await readCheckpointState(dir);
   const model = await tfl.loadLayersModel(fileSystem(found));
@@ -187,30 +276,71 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
 }
 
 /**
- * A run's checkpoints: `root/checkpoints/epoch-NNNN/` and a `root/checkpoints/latest` pointer
- * (replaced atomically after each save). Older checkpoints beyond `keep` are deleted.
+ * A run's checkpoints: `root/checkpoints/epoch-NNNN/` (the completed epoch count, four digits)
+ * and a `root/checkpoints/latest` text file naming the newest (replaced atomically after each
+ * save). After each save only the one just saved and the `keep − 1` other `epoch-*` folders of the highest epochs are kept.
+ *
+ * @example
+ * ```ts
+ * const run = new CheckpointRun('runs/cub');
+ * const latest = run.latest();                        // undefined for a new run
+ * const start = latest ? (await readCheckpointState(latest)).epoch : 0;
+ * for (let epoch = start; epoch < epochs; epoch++) {
+ *   // … train one epoch …
+ *   await run.save(s3n.model, { epoch: epoch + 1, dataSeed, drawCount: s3n.attention.drawCount, classNames, config, metrics }, optimizer);
+ * }
+ * ```
  */
 export class CheckpointRun {
+  /** The `checkpoints` folder of the run (absolute): `root/checkpoints`. */
   readonly dir: string;
-  constructor(root: string, readonly keep = 2) {
+  /**
+   * Nothing is read or written until {@link CheckpointRun.save} or {@link CheckpointRun.latest}.
+   *
+   * @param root The run folder (relative paths are resolved against the current directory).
+   * @param keep How many checkpoints to keep, an integer >= 1. Default 2.
+   * @throws when `keep` is not an integer >= 1.
+   */
+  constructor(
+    root: string,
+    /** How many `epoch-*` checkpoints {@link CheckpointRun.save} keeps (the one just saved and the highest other epochs). */
+    readonly keep = 2,
+  ) {
+    if (!Number.isInteger(keep) || keep < 1) fail('CheckpointRun', 'keep', 'an integer >= 1', String(keep));
     this.dir = path.join(path.resolve(root), 'checkpoints');
   }
 
-  /** Saves the checkpoint of a completed epoch count and points `latest` at it. */
+  /**
+   * Saves the checkpoint of a completed epoch count with {@link saveCheckpoint} as
+   * `epoch-NNNN` (`NNNN` = `state.epoch`), points `latest` at it and deletes the older
+   * checkpoints beyond `keep`.
+   *
+   * @param model The model to save, e.g. `s3n.model`.
+   * @param state The run state; `state.epoch` is the number of completed epochs.
+   * @param optimizer Optional; its momentum buffers are saved too.
+   * @returns the absolute path of the new checkpoint folder.
+   * @throws (rejects) as {@link saveCheckpoint} does.
+   */
   async save(model: tfl.LayersModel, state: CheckpointState, optimizer?: GroupedSGD): Promise<string> {
     const name = `epoch-${String(state.epoch).padStart(4, '0')}`;
     const target = await saveCheckpoint(path.join(this.dir, name), model, state, optimizer);
     await writeFileAtomic(path.join(this.dir, 'latest'), `${name}\n`);
-    const old = fs
+    // The one just written and the keep − 1 highest other epochs (by number: names are only
+    // padded to 4 digits).
+    const epochOf = (n: string) => Number(n.slice('epoch-'.length));
+    const others = fs
       .readdirSync(this.dir)
-      .filter((n) => /^epoch-\d+$/.test(n))
-      .sort()
-      .slice(0, -this.keep);
+      .filter((n) => /^epoch-\d+$/.test(n) && n !== name)
+      .sort((a, b) => epochOf(a) - epochOf(b));
+    const old = others.slice(0, Math.max(0, others.length - (this.keep - 1)));
     for (const n of old) await fs.promises.rm(path.join(this.dir, n), { recursive: true, force: true });
     return target;
   }
 
-  /** The latest checkpoint folder, or undefined when the run has none. */
+  /**
+   * The latest checkpoint folder (absolute, the one `latest` names), or undefined when the run
+   * has none. Never throws.
+   */
   latest(): string | undefined {
     try {
       return resolveCheckpoint(this.dir);

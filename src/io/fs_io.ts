@@ -8,12 +8,33 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** Name of the model file written by {@link fileSystem}. */
+/**
+ * `'model.json'`: the model file that {@link fileSystem} reads and writes in a folder (a
+ * checkpoint's, too, see {@link CHECKPOINT_FILES}).
+ */
 export const MODEL_JSON = 'model.json';
-/** Name of the weights file written by {@link fileSystem}. */
+/**
+ * `'weights.bin'`: the weights file that {@link fileSystem} writes next to `model.json` (one
+ * shard holding every weight). A model saved to another `….json` path gets
+ * `<name>.weights.bin` instead.
+ */
 export const WEIGHTS_BIN = 'weights.bin';
 
-/** Writes a file durably and atomically: a temporary file in the same folder, fsync, rename. */
+/**
+ * Writes a file atomically: the data goes to a temporary file in the same folder
+ * (`.<name>.tmp-<pid>-<random>`), is fsynced, then renamed over `file`, so readers see either
+ * the old content or the new one, never a partial file. The folder itself is not fsynced.
+ *
+ * @param file Path of the file to create or replace; its folder must exist.
+ * @param data Text (written as UTF-8) or bytes.
+ * @throws (rejects) with the file system's error, e.g. when the folder does not exist or is not
+ *   writable.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic('runs/cub/metrics.json', JSON.stringify(metrics));
+ * ```
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const fh = await fs.promises.open(tmp, 'w');
@@ -39,9 +60,26 @@ function locate(fn: string, target: string): { dir: string; json: string } {
 }
 
 /**
- * A `tf.io.IOHandler` for a folder (or a `…/model.json` path). Saving creates the folder and
- * writes `model.json` and `weights.bin` (each atomically); loading reads `model.json` and every
- * weight file its manifest lists.
+ * A `tf.io.IOHandler` for a folder (or a `….json` path) in the standard tfjs layers format, the
+ * one tfjs-node's `file://` handler and tfjs-converter use: pass it to `model.save` and
+ * `tf.loadLayersModel` (or `tfl.loadLayersModel`). No tfjs-node needed.
+ *
+ * - Saving creates the folder (and its parents) and writes `model.json` and `weights.bin` (each
+ *   with {@link writeFileAtomic}, replacing existing files), the weights in one shard. Training
+ *   config, signature and user-defined metadata are kept. Resolves to the usual
+ *   `tf.io.SaveResult`.
+ * - Loading reads `model.json` and every weight file its manifest lists (paths relative to the
+ *   folder), so sharded models written by other tools load too.
+ *
+ * Loading an S3N model needs its layers registered: import `s3n-layers` first.
+ *
+ * @param target A folder (`model.json` inside it), or the path of a `.json` model file (its
+ *   weights then go to `<name>.weights.bin` beside it). A `file://` prefix is accepted;
+ *   relative paths are resolved against the current directory when this is called.
+ * @returns the handler (nothing is read or written until `save` or `load` is called).
+ * @throws when `target` is not a non-empty string. `save` rejects a model whose topology is
+ *   binary (not a layers model); `load` rejects when `model.json` is missing, is not JSON, has
+ *   no `modelTopology`, or lists a weight file that does not exist.
  *
  * @example
  * ```ts

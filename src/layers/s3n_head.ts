@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, checkInteger, checkPositive, fail } from '../ops/validation';
-import { checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
+import { CallMemo, checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
 
 /** Constructor arguments of {@link S3NHead} (plus `LayerArgs`). */
 export interface S3NHeadArgs extends LayerArgs {
@@ -76,6 +76,7 @@ export class S3NHead extends tfl.layers.Layer {
   /** Base seed of the initialisers (each weight gets its own offset), if one was given. */
   readonly seed?: number;
   private buffers: Buffer[] = [];
+  private readonly memo = new CallMemo();
   private classifiers: Linear[] = [];
   private fused!: Linear;
 
@@ -157,6 +158,11 @@ export class S3NHead extends tfl.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
+    // Once per forward pass, although tfjs-layers calls a layer once per output (CallMemo).
+    return this.memo.run(this, inputs, kwargs, () => this.compute(inputs, kwargs));
+  }
+
+  private compute(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
     return tf.tidy(() => {
       const [raw, disc, comp] = tensorList('S3NHead', inputs, 3, 'original, discriminative, complementary features') as tf.Tensor4D[];
       if (disc.shape[0] !== raw.shape[0] || comp.shape[0] !== raw.shape[0]) {

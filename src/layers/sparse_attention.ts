@@ -9,7 +9,7 @@ import { decisionMap } from '../ops/decision_map';
 import { stopGradient } from '../ops/stop_gradient';
 import { ATTENTION_MODES, AttentionMode, sparseAttentionMaps, SparseAttentionResult } from '../ops/sparse_attention';
 import { checkInteger, checkOneOf, checkPositive, fail } from '../ops/validation';
-import { checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
+import { CallMemo, checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
 
 /** Constructor arguments of {@link SparseAttention} (plus `LayerArgs`); every one has S3N's default. */
 export interface SparseAttentionArgs extends LayerArgs {
@@ -73,6 +73,7 @@ export class SparseAttention extends tfl.layers.Layer {
   /** Seed of the `'random'` draws, if one was given. */
   readonly seed?: number;
   private calls = 0;
+  private readonly memo = new CallMemo();
   private radius!: tfl.LayerVariable;
   private radiusInv!: tfl.LayerVariable;
 
@@ -175,10 +176,14 @@ export class SparseAttention extends tfl.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
-    return tf.tidy(() => {
-      const { zoom, inverse } = this.attend(single(inputs) as tf.Tensor4D, { training: isTraining(kwargs) });
-      return [zoom, inverse];
-    });
+    // Once per forward pass, although tfjs-layers calls a layer once per output: both maps
+    // must come from the same draw in the 'random' mode (CallMemo).
+    return this.memo.run(this, inputs, kwargs, () =>
+      tf.tidy(() => {
+        const { zoom, inverse } = this.attend(single(inputs) as tf.Tensor4D, { training: isTraining(kwargs) });
+        return [zoom, inverse];
+      }),
+    );
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -89,11 +89,18 @@ function nodesFromXsToY(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNo
 /**
  * Walks `path` backwards from `dy` (the gradient of `y`), accumulating the gradient of every
  * tensor by id, and disposes a gradient once the node that produced its tensor has been
- * differentiated (no earlier node can add to it), and the node's saved tensors with it.
+ * differentiated (no earlier node can add to it), and (when `releaseSaved`) the node's saved tensors.
  * Gradient functions may return their `dy` unchanged, so a tensor can be held by several
  * entries: it is disposed when the last one lets go.
  */
-function backpropagate(engine: TapeEngine, path: TapeNode[], y: tf.Tensor, dy: tf.Tensor, keepIds: Set<number>): Map<number, tf.Tensor> {
+function backpropagate(
+  engine: TapeEngine,
+  path: TapeNode[],
+  y: tf.Tensor,
+  dy: tf.Tensor,
+  keepIds: Set<number>,
+  releaseSaved: boolean,
+): Map<number, tf.Tensor> {
   const grads = new Map<number, tf.Tensor>([[y.id, dy]]);
   const holders = new Map<tf.Tensor, number>([[dy, 1]]);
   const hold = (t: tf.Tensor) => holders.set(t, (holders.get(t) ?? 0) + 1);
@@ -142,7 +149,7 @@ function backpropagate(engine: TapeEngine, path: TapeNode[], y: tf.Tensor, dy: t
       grads.delete(o.id);
       release(g);
     }
-    for (const t of node.saved ?? []) t.dispose();
+    if (releaseSaved) for (const t of node.saved ?? []) t.dispose();
   }
   return grads;
 }
@@ -191,7 +198,8 @@ export function tapeGradients(
     const path = nodesFromXsToY(tape, xs, y);
     const keepIds = new Set(xs.map((x) => x.id));
     const byIndex = engine.tidy('backward', () => {
-      const all = backpropagate(engine, path, y, dy ?? tf.onesLike(y), keepIds);
+      // Saved tensors of an outer tape may still be needed by the outer gradient computation.
+      const all = backpropagate(engine, path, y, dy ?? tf.onesLike(y), keepIds, ownTape);
       const found: Record<number, tf.Tensor> = {};
       xs.forEach((x, i) => {
         const g = all.get(x.id);

@@ -1,6 +1,7 @@
 /**
  * The computation the WebGL test runs in the browser and on the cpu backend in Node: build a
- * seeded S3N on the small backbone, run inference, one training step, and inference again.
+ * seeded S3N on the small backbone, run inference, one training step, and inference again;
+ * then a second step with gradient checkpointing of the backbone, and inference.
  * It receives tfjs and the library as arguments so that each side uses its own copies.
  */
 import type * as tfType from '@tensorflow/tfjs-core';
@@ -11,6 +12,9 @@ export interface ScenarioResult {
   logitsBefore: number[];
   loss: number;
   logitsAfter: number[];
+  /** Loss and logits of a second step, with gradient checkpointing of the backbone. */
+  checkpointedLoss: number;
+  logitsAfterCheckpointed: number[];
   radius: number;
   radiusInv: number;
   /** Kernels the step dispatched that the backend does not register (should be none). */
@@ -39,8 +43,13 @@ export async function runScenario(tf: typeof tfType, S3N: typeof S3NType, smallR
   const after = s3n.predict(images);
   const logitsAfter = Array.from(await after.data());
   const { radius, radiusInv } = await s3n.radii();
-  tf.dispose([images, labels, before, after, lossTensor]);
+  s3n.setGradCheckpointing();
+  const loss2 = s3n.trainStep(images, labels, opt);
+  const checkpointedLoss = (await loss2.data())[0];
+  const after2 = s3n.predict(images);
+  const logitsAfterCheckpointed = Array.from(await after2.data());
+  tf.dispose([images, labels, before, after, lossTensor, loss2, after2]);
   opt.dispose();
   s3n.dispose();
-  return { backend: tf.getBackend(), logitsBefore, loss, logitsAfter, radius, radiusInv, missing };
+  return { backend: tf.getBackend(), logitsBefore, loss, logitsAfter, checkpointedLoss, logitsAfterCheckpointed, radius, radiusInv, missing };
 }

@@ -41,7 +41,7 @@ describe('S3N on WebGL in headless Chromium', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('inference and one training step match the cpu backend', async () => {
+  it('inference and training steps (the second with gradient checkpointing) match the cpu backend', async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -58,11 +58,12 @@ describe('S3N on WebGL in headless Chromium', () => {
       const scale = Math.max(...b.map(Math.abs), 1e-6);
       return compare(a.map((v) => v / scale), b.map((v) => v / scale), { atol: 2e-3 });
     };
-    for (const key of ['logitsBefore', 'logitsAfter'] as const) {
+    for (const key of ['logitsBefore', 'logitsAfter', 'logitsAfterCheckpointed'] as const) {
       const r = rel(web[key], cpu[key]);
       if (!r.ok) throw new Error(`${key}: webgl ${web[key]} vs cpu ${cpu[key]}`);
     }
     expect(Math.abs(web.loss - cpu.loss) / Math.abs(cpu.loss)).toBeLessThan(2e-3);
+    expect(Math.abs(web.checkpointedLoss - cpu.checkpointedLoss) / Math.abs(cpu.checkpointedLoss)).toBeLessThan(2e-3);
     // The step moved both radii (their gradients flow through the sampler) by the same amount
     // on both backends, within 2% of the move.
     for (const [k, init] of [['radius', 0.09], ['radiusInv', 0.3]] as const) {

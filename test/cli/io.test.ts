@@ -112,6 +112,13 @@ describe('checkpoints', () => {
     expect(resolveCheckpoint(path.join(root, 'run'))).toBe(path.join(run.dir, 'epoch-0003'));
     expect(run.latest()).toBe(path.join(run.dir, 'epoch-0003'));
     expect(() => resolveCheckpoint(root)).toThrow(/resolveCheckpoint: dir must be a checkpoint folder \(with model\.json, weights\.bin, state\.json\) or a run folder with checkpoints\/latest, but got/);
+    // Epochs past 9999 sort by number, not by name; an older epoch saved last is kept.
+    await run.save(s3n.model, { epoch: 10000, dataSeed: 0, drawCount: 0, classNames: ['a', 'b', 'c'], config: {}, metrics: [] });
+    expect(fs.readdirSync(run.dir).sort()).toEqual(['epoch-0003', 'epoch-10000', 'latest']);
+    await run.save(s3n.model, { epoch: 1, dataSeed: 0, drawCount: 0, classNames: ['a', 'b', 'c'], config: {}, metrics: [] });
+    expect(run.latest()).toBe(path.join(run.dir, 'epoch-0001'));
+    expect(fs.readdirSync(run.dir).sort()).toEqual(['epoch-0001', 'epoch-10000', 'latest']);
+    expect(() => new CheckpointRun(root, 0)).toThrow('CheckpointRun: keep must be an integer >= 1, but got 0.');
     s3n.dispose();
   });
 });

@@ -111,6 +111,7 @@ describe('readImageFolder', () => {
   it('reads train/<class>/* and test/<class>/* with sorted classes', async () => {
     const dir = await makeFolder(path.join(root, 'folder'), { classes: 3, train: 2, test: 1 });
     fs.writeFileSync(path.join(dir, 'train', 'beta', 'notes.txt'), 'not an image');
+    fs.writeFileSync(path.join(dir, 'train', 'beta', '._0.jpg'), 'macOS resource fork');
     const ds = readImageFolder(dir);
     expect(ds.classNames).toEqual(['alpha', 'beta', 'gamma']);
     expect(ds.train.map((i) => [path.relative(dir, i.path), i.label])).toEqual([
