@@ -47,6 +47,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // import of the cpu backend, already evaluated, cannot overwrite ours).
 import '@tensorflow/tfjs-backend-cpu';
 import { makeConv2DBackpropFilterConfig, S3N_CPU_KERNEL_MARK } from './cpu_training/Conv2DBackpropFilter';
+import { activeKernels, KernelSet, registerKernelSet } from './kernel_registration';
 
 /**
  * Every kernel this entry provides for the 'cpu' backend: `Conv2DBackpropFilter`. Each one
@@ -54,7 +55,7 @@ import { makeConv2DBackpropFilterConfig, S3N_CPU_KERNEL_MARK } from './cpu_train
  */
 export const CPU_TRAINING_KERNELS: readonly string[] = Object.freeze([tf.Conv2DBackpropFilter]);
 
-function configFor(name: string, previous: tf.KernelConfig): tf.KernelConfig {
+function configFor(name: string, previous: tf.KernelConfig | undefined): tf.KernelConfig {
   switch (name) {
     case tf.Conv2DBackpropFilter:
       return makeConv2DBackpropFilterConfig(previous);
@@ -63,9 +64,14 @@ function configFor(name: string, previous: tf.KernelConfig): tf.KernelConfig {
   }
 }
 
-function isOurs(config: tf.KernelConfig | undefined): boolean {
-  return config != null && (config.kernelFunc as unknown as Record<symbol, unknown>)[S3N_CPU_KERNEL_MARK] === true;
-}
+const KERNEL_SET: KernelSet = {
+  backend: 'cpu',
+  names: CPU_TRAINING_KERNELS,
+  replaces: CPU_TRAINING_KERNELS,
+  addMissing: false,
+  mark: S3N_CPU_KERNEL_MARK,
+  configFor,
+};
 
 /**
  * Registers the kernels of {@link CPU_TRAINING_KERNELS} for the 'cpu' backend, each in place
@@ -87,16 +93,7 @@ function isOurs(config: tf.KernelConfig | undefined): boolean {
  * ```
  */
 export function registerCpuTrainingKernels(): string[] {
-  const registered: string[] = [];
-  for (const name of CPU_TRAINING_KERNELS) {
-    const existing = tf.getKernel(name, 'cpu');
-    if (existing == null || isOurs(existing)) continue;
-    const config = configFor(name, existing);
-    tf.unregisterKernel(name, 'cpu');
-    tf.registerKernel(config);
-    registered.push(name);
-  }
-  return registered;
+  return registerKernelSet(KERNEL_SET);
 }
 
 /**
@@ -110,7 +107,7 @@ export function registerCpuTrainingKernels(): string[] {
  * ```
  */
 export function activeCpuTrainingKernels(): string[] {
-  return CPU_TRAINING_KERNELS.filter((name) => isOurs(tf.getKernel(name, 'cpu')));
+  return activeKernels(KERNEL_SET);
 }
 
 registerCpuTrainingKernels();

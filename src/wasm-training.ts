@@ -44,6 +44,7 @@ import { makeConv2DBackpropInputConfig } from './wasm_training/Conv2DBackpropInp
 import { conv2DBackpropFilter } from './wasm_training/Conv2DBackpropFilter';
 import { depthwiseConv2dNativeBackpropFilter } from './wasm_training/DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseConv2dNativeBackpropInput } from './wasm_training/DepthwiseConv2dNativeBackpropInput';
+import { activeKernels, KernelSet, registerKernelSet } from './kernel_registration';
 import { S3N_KERNEL_MARK } from './wasm_training/kernel_utils';
 import { makeIdentityConfig } from './wasm_training/Identity';
 import { makeTileConfig } from './wasm_training/Tile';
@@ -94,9 +95,14 @@ function configFor(name: string, previous: tf.KernelConfig | undefined): tf.Kern
   }
 }
 
-function isOurs(config: tf.KernelConfig | undefined): boolean {
-  return config != null && (config.kernelFunc as unknown as Record<symbol, unknown>)[S3N_KERNEL_MARK] === true;
-}
+const KERNEL_SET: KernelSet = {
+  backend: 'wasm',
+  names: WASM_TRAINING_KERNELS,
+  replaces: WASM_TRAINING_REPLACED_KERNELS,
+  addMissing: true,
+  mark: S3N_KERNEL_MARK,
+  configFor,
+};
 
 /**
  * Registers the training kernels for the 'wasm' backend and returns the names this call
@@ -117,18 +123,7 @@ function isOurs(config: tf.KernelConfig | undefined): boolean {
  * ```
  */
 export function registerWasmTrainingKernels(): string[] {
-  const registered: string[] = [];
-  for (const name of WASM_TRAINING_KERNELS) {
-    const existing = tf.getKernel(name, 'wasm');
-    if (isOurs(existing)) continue;
-    if (existing != null && !WASM_TRAINING_REPLACED_KERNELS.includes(name)) continue;
-    const config = configFor(name, existing);
-    Object.defineProperty(config.kernelFunc, S3N_KERNEL_MARK, { value: true });
-    if (existing != null) tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(config);
-    registered.push(name);
-  }
-  return registered;
+  return registerKernelSet(KERNEL_SET);
 }
 
 /**
@@ -142,7 +137,7 @@ export function registerWasmTrainingKernels(): string[] {
  * ```
  */
 export function activeWasmTrainingKernels(): string[] {
-  return WASM_TRAINING_KERNELS.filter((name) => isOurs(tf.getKernel(name, 'wasm')));
+  return activeKernels(KERNEL_SET);
 }
 
 registerWasmTrainingKernels();
