@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { activeTape } from '../engine_tape';
 import { fail, formatShape } from '../ops/validation';
 
 export type { Kwargs, LayerArgs, Shape };
@@ -86,7 +87,7 @@ export class CallMemo {
 
   run(layer: { trainableWeights: Array<{ read(): tf.Tensor }> }, inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs | undefined, compute: () => tf.Tensor[]): tf.Tensor[] {
     const key = `${(Array.isArray(inputs) ? inputs : [inputs]).map((t) => t.id).join(',')}|${isTraining(kwargs)}`;
-    const tape = (tf.engine() as unknown as { state: { activeTape?: unknown } }).state.activeTape ?? null;
+    const tape = activeTape();
     const weights = layer.trainableWeights.map((w) => w.read().dataId);
     const same = key === this.key && tape === this.tape && weights.length === this.weights.length && weights.every((d, i) => d === this.weights[i]);
     if (same && this.outputs !== undefined) return this.outputs;

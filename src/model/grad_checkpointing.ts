@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { isTapeRecording } from '../engine_tape';
 import { fail } from '../ops/validation';
 import { tapeGradients } from './lean_gradients';
 
@@ -26,7 +27,7 @@ type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.
 /** Layers whose training-mode output is random, so that a second run would differ. */
 const RANDOM_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
 
-/** Marks a model's own `call` that checkpoints, with the prototype's `call` it wraps. */
+/** Marks a model's own `call` that checkpoints (it wraps the prototype's `call`). */
 const CHECKPOINTED = Symbol.for('s3n-layers.gradCheckpointing');
 
 function randomLayers(model: tfl.LayersModel): string[] {
@@ -37,11 +38,6 @@ function randomLayers(model: tfl.LayersModel): string[] {
   };
   model.layers.forEach(visit);
   return found;
-}
-
-function isRecording(): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number; kernelDepth: number } }).state;
-  return state.gradientDepth > 0 && state.kernelDepth === 0;
 }
 
 /**
@@ -92,13 +88,13 @@ function recomputedOnBackward(run: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, we
 export function setGradCheckpointing(model: tfl.LayersModel, enable = true): void {
   const fn = 'setGradCheckpointing';
   if (!(model instanceof tfl.LayersModel)) fail(fn, 'model', 'a tf.LayersModel', typeof model);
-  const own = model as unknown as { call: Call & { [CHECKPOINTED]?: Call } };
-  const wrapped = Object.prototype.hasOwnProperty.call(own, 'call') ? own.call[CHECKPOINTED] : undefined;
+  const own = model as unknown as { call?: Call & { [CHECKPOINTED]?: boolean } };
+  const on = gradCheckpointing(model);
   if (!enable) {
-    if (wrapped != null) delete (own as { call?: Call }).call;
+    if (on) delete own.call; // back to the prototype's call
     return;
   }
-  if (wrapped != null) return;
+  if (on) return;
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     fail(fn, 'model', 'a model with one input and one output', `${model.inputs.length} inputs and ${model.outputs.length} outputs`);
   }
@@ -106,9 +102,9 @@ export function setGradCheckpointing(model: tfl.LayersModel, enable = true): voi
   if (random.length > 0) {
     fail(fn, 'model', 'deterministic in training mode (its recomputation must match)', `the random layers ${random.join(', ')}`);
   }
-  const original = own.call;
+  const original = model.call;
   const call = function (this: tfl.LayersModel, inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
-    if (!isRecording()) return original.call(this, inputs, kwargs);
+    if (!isTapeRecording()) return original.call(this, inputs, kwargs);
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const run = (input: tf.Tensor) => {
       const y = original.call(this, input, kwargs);
@@ -116,13 +112,13 @@ export function setGradCheckpointing(model: tfl.LayersModel, enable = true): voi
     };
     const weights = this.trainableWeights.map((w) => w.read() as tf.Variable);
     return recomputedOnBackward(run, x, weights, this.nonTrainableWeights);
-  } as Call & { [CHECKPOINTED]?: Call };
-  call[CHECKPOINTED] = original;
+  } as Call & { [CHECKPOINTED]?: boolean };
+  call[CHECKPOINTED] = true;
   own.call = call;
 }
 
 /** Whether {@link setGradCheckpointing} is on for `model`. */
 export function gradCheckpointing(model: tfl.LayersModel): boolean {
-  const own = model as unknown as { call: Call & { [CHECKPOINTED]?: Call } };
-  return Object.prototype.hasOwnProperty.call(own, 'call') && own.call[CHECKPOINTED] != null;
+  const own = model as unknown as { call: Call & { [CHECKPOINTED]?: boolean } };
+  return Object.prototype.hasOwnProperty.call(own, 'call') && own.call[CHECKPOINTED] === true;
 }

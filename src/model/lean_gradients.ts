@@ -21,38 +21,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { tapeEngine, TapeEngine, TapeNode } from '../engine_tape';
 import { fail } from '../ops/validation';
-
-/** One entry of tfjs-core's gradient tape (internal structure of the engine). */
-interface TapeNode {
-  id: number;
-  kernelName: string;
-  inputs: Record<string, tf.Tensor>;
-  outputs: tf.Tensor[];
-  gradient?: (dys: Array<tf.Tensor | null>) => Record<string, () => tf.Tensor>;
-  saved?: tf.Tensor[];
-}
-
-/** The parts of tfjs-core's `Engine` used here. */
-interface TapeEngine {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number };
-  startTape(): void;
-  endTape(): void;
-  scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
-  tidy<T extends tf.TensorContainer>(nameOrFn: string | (() => T), fn?: () => T): T;
-  registeredVariables: Record<string, tf.Variable>;
-}
-
-function tapeEngine(): TapeEngine | null {
-  const engine = tf.engine() as unknown as Partial<TapeEngine>;
-  const ok =
-    typeof engine.startTape === 'function' &&
-    typeof engine.endTape === 'function' &&
-    typeof engine.scopedRun === 'function' &&
-    engine.state != null &&
-    typeof engine.state.gradientDepth === 'number';
-  return ok ? (engine as TapeEngine) : null;
-}
 
 /**
  * The nodes of `tape` on a path from one of `xs` to `y`, in tape order, each with only the

@@ -18,8 +18,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED_KERNELS_FLAG } from '../ops/grid_sample';
-import { ensureJsKernel, runFloat32 } from '../ops/js_kernel';
+import { ensureJsKernel, FUSED_KERNELS_FLAG, runFloat32 } from '../ops/js_kernel';
 
 /** Kernel name: inputs `{weight, velocity, gradient}`, outputs `[newWeight, newVelocity]`. */
 export const SGD_MOMENTUM_KERNEL = 'S3NSGDMomentum';

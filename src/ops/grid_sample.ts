@@ -23,6 +23,9 @@ import {
   runFusedGridSampleGrad,
 } from './grid_sample_kernel';
 import { checkBoolean, checkFloat, checkOneOf, checkTensor, describe, fail } from './validation';
+import { FUSED_KERNELS_FLAG } from './js_kernel';
+
+export { FUSED_KERNELS_FLAG };
 
 /** How a point is sampled: bilinear interpolation of the 4 neighbours, or the nearest pixel. */
 export type GridSampleMode = 'bilinear' | 'nearest';
@@ -102,23 +105,6 @@ const PADDING_MODES: readonly GridSamplePaddingMode[] = ['zeros', 'border', 'ref
 export function gridSample(input: tf.Tensor4D, grid: tf.Tensor4D, options: GridSampleOptions = {}): tf.Tensor4D {
   const config = checkArguments(input, grid, options);
   return tf.tidy(() => gridSampleImpl(input, grid, config, 'auto'));
-}
-
-/**
- * Name of the tfjs environment flag `'S3N_FUSED_KERNELS'` (default true): use the fused JS
- * kernels of `gridSample` on the backends that have them (cpu, wasm).
- * `tf.env().set('S3N_FUSED_KERNELS', false)` forces the portable composite path, which is what
- * webgl, webgpu and tfjs-node run. Both paths compute the same values and gradients.
- *
- * @example
- * ```ts
- * tf.env().set(ops.FUSED_KERNELS_FLAG, false); // composite ops everywhere (e.g. to compare)
- * ```
- */
-export const FUSED_KERNELS_FLAG = 'S3N_FUSED_KERNELS';
-// Registered once per tfjs-core instance, even when both the ESM and the CommonJS build load.
-if (!(FUSED_KERNELS_FLAG in (tf.env() as unknown as { flagRegistry: object }).flagRegistry)) {
-  tf.env().registerFlag(FUSED_KERNELS_FLAG, () => true);
 }
 
 /**

@@ -7,6 +7,24 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * Name of the tfjs environment flag `'S3N_FUSED_KERNELS'` (default true): use this package's
+ * fused JS kernels (`gridSample` on cpu and wasm, the SGD-momentum update on cpu) where they
+ * are registered.
+ * `tf.env().set('S3N_FUSED_KERNELS', false)` forces the portable composite path, which is what
+ * webgl, webgpu and tfjs-node run. Both paths compute the same values and gradients.
+ *
+ * @example
+ * ```ts
+ * tf.env().set(ops.FUSED_KERNELS_FLAG, false); // composite ops everywhere (e.g. to compare)
+ * ```
+ */
+export const FUSED_KERNELS_FLAG = 'S3N_FUSED_KERNELS';
+// Registered once per tfjs-core instance, even when both the ESM and the CommonJS build load.
+if (!(FUSED_KERNELS_FLAG in (tf.env() as unknown as { flagRegistry: object }).flagRegistry)) {
+  tf.env().registerFlag(FUSED_KERNELS_FLAG, () => true);
+}
+
 /** Backends for which the fused JS kernels are registered. */
 export const JS_KERNEL_BACKENDS: readonly string[] = ['cpu', 'wasm'];
 

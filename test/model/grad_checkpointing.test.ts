@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '../../src/wasm-training';
 import { gradCheckpointing, leanVariableGrads, S3N, setGradCheckpointing, smallResNet } from '../../src';
+import { onBackend, TEST_BACKENDS } from '../helpers/backends';
 import { expectNoLeak, uniform } from '../helpers/numeric';
 
 /** Loss, every weight (trainable and not) after one S3N training step, and the logits after it. */
@@ -38,14 +39,8 @@ function threeCalls(seed: number) {
   return { backbone, vars, loss, dispose: () => (backbone.dispose(), tf.dispose(xs)) };
 }
 
-describe.each(['cpu', 'wasm'])('gradient checkpointing on %s', (backend) => {
-  beforeAll(async () => {
-    await tf.setBackend(backend);
-    await tf.ready();
-  });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
+describe.each(TEST_BACKENDS)('gradient checkpointing on the %s backend', (backend) => {
+  onBackend(backend);
 
   it('an S3N step gives bit-identical loss, weights, batch-norm statistics and logits', async () => {
     const plain = await s3nStep(false);

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '../../src/wasm-training';
 import { leanVariableGrads, smallResNet } from '../../src';
+import { onBackend, TEST_BACKENDS } from '../helpers/backends';
 import { expectNoLeak, uniform } from '../helpers/numeric';
 
 type GradFn = (f: () => tf.Scalar, vars?: tf.Variable[]) => { value: tf.Scalar; grads: tf.NamedTensorMap };
@@ -55,14 +56,8 @@ async function gradsOf(fn: GradFn, make: () => ReturnType<typeof convNetLoss>): 
   return { value: v, grads: out };
 }
 
-describe.each(['cpu', 'wasm'])('leanVariableGrads on %s', (backend) => {
-  beforeAll(async () => {
-    await tf.setBackend(backend);
-    await tf.ready();
-  });
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
+describe.each(TEST_BACKENDS)('leanVariableGrads on the %s backend', (backend) => {
+  onBackend(backend);
 
   it.each([
     ['a conv net with batch norm', () => convNetLoss(5)],
