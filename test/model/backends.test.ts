@@ -4,7 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../../src/wasm-training';
-import { S3N, smallResNet } from '../../src';
+import { ops, S3N, smallResNet } from '../../src';
+
+const { FUSED_KERNELS_FLAG } = ops;
 import { compare, uniform } from '../helpers/numeric';
 
 function stepResult(): { loss: number; logits: number[]; weights: Float32Array[] } {
@@ -75,5 +77,93 @@ describe('S3N training step across backends', () => {
     expect(Number.isFinite(loss!.dataSync()[0])).toBe(true);
     opt.dispose();
     s3n.dispose();
+  });
+
+  /**
+   * Spies on the backend's `read`/`readSync` and on every Tensor read, allowing only the reads a
+   * kernel makes of its own inputs (cpu kernels read their inputs through `readSync`): a depth
+   * counter wraps each kernel registered for the backend. Returns the host reads made outside
+   * kernels, and a function that removes the spies.
+   */
+  function spyOnHostReads(backendName: string): { calls: string[]; restore: () => void } {
+    const calls: string[] = [];
+    let depth = 0;
+    const kernels = tf.getKernelsForBackend(backendName) as unknown as { kernelFunc: (...a: unknown[]) => unknown }[];
+    const originals = kernels.map((k) => k.kernelFunc);
+    kernels.forEach((k, i) => {
+      k.kernelFunc = (...a: unknown[]) => {
+        depth++;
+        try {
+          return originals[i](...a);
+        } finally {
+          depth--;
+        }
+      };
+    });
+    const b = tf.backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const tensorProto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const spy = (obj: Record<string, (...a: unknown[]) => unknown>, m: string, label: string) => {
+      const original = obj[m];
+      return jest.spyOn(obj, m as never).mockImplementation(function (this: unknown, ...a: unknown[]) {
+        if (depth === 0) calls.push(label);
+        return original.apply(this, a);
+      } as never);
+    };
+    const spies = [
+      ...['read', 'readSync'].map((m) => spy(b, m, `backend.${m}`)),
+      ...['dataSync', 'arraySync', 'data', 'array', 'bufferSync', 'buffer'].map((m) => spy(tensorProto, m, m)),
+    ];
+    return {
+      calls,
+      restore: () => {
+        spies.forEach((s) => s.mockRestore());
+        kernels.forEach((k, i) => (k.kernelFunc = originals[i]));
+      },
+    };
+  }
+
+  it.each(['cpu', 'wasm'])(
+    'on the composite gridSample path (what webgl, webgpu and tfjs-node run) a training step on %s makes no host read outside kernels',
+    async (backend) => {
+      await tf.setBackend(backend);
+      tf.env().set(FUSED_KERNELS_FLAG, false);
+      const s3n = S3N.create(smallResNet({ inputSize: 32, widths: [4, 8], seed: 1 }), { classes: 3, seed: 1 });
+      const images = uniform([2, 32, 32, 3], 0, 1, 4) as tf.Tensor4D;
+      const labels = tf.tensor1d([0, 1], 'int32');
+      const opt = s3n.createOptimizer();
+      s3n.trainStep(images, labels, opt).dispose(); // builds the optimizer state
+      const reads = spyOnHostReads(backend);
+      let loss: tf.Scalar | undefined;
+      try {
+        for (const mode of ['all', 'random', 'extreme'] as const) {
+          s3n.setModes({ training: mode });
+          loss?.dispose();
+          loss = s3n.trainStep(images, labels, opt);
+        }
+      } finally {
+        reads.restore();
+        tf.env().set(FUSED_KERNELS_FLAG, true);
+      }
+      expect(reads.calls).toEqual([]);
+      expect(Number.isFinite(loss!.dataSync()[0])).toBe(true);
+      opt.dispose();
+      s3n.dispose();
+    },
+  );
+
+  it('the host-read spy catches a read outside a kernel (backend.readSync and Tensor.data), not one inside', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.tensor1d([1, 2, 3]);
+    const reads = spyOnHostReads('cpu');
+    try {
+      tf.tile(x, [2]).dispose(); // the cpu Tile kernel reads its input with readSync
+      expect(reads.calls).toEqual([]);
+      tf.backend().readSync(x.dataId);
+      await x.data();
+    } finally {
+      reads.restore();
+    }
+    // The cpu backend's read() calls its own readSync.
+    expect(reads.calls).toEqual(['backend.readSync', 'data', 'backend.read', 'backend.readSync']);
   });
 });
