@@ -18,7 +18,7 @@ import { loadImage } from '../data/augment';
 import type { ImageItem } from '../data/types';
 import { ImagePipeline } from '../data/pipeline';
 import { BACKENDS, BackendName, setupBackend, UsageError } from './backend';
-import { evaluate } from './evaluate';
+import { alignClasses, evaluate } from './evaluate';
 import { loadS3N } from './model_setup';
 import { writeExplanationPictures } from './picture';
 import { writeSyntheticDataset } from './synthetic';
@@ -61,7 +61,9 @@ Every command takes --backend cpu|wasm|tensorflow (default cpu) and --help.`,
   --grad-checkpointing  recompute the backbone in the backward pass: ~30% slower steps, a third of
                         the backbone's activation memory (ResNet-50 at 448 on wasm needs it)
   --out DIR             run folder: checkpoints/, metrics.json
-  --resume              continue the run in --out from its last checkpoint
+  --resume              continue the run in --out from its newest complete checkpoint
+  --max-skipped-steps N stop after N steps in a row with a non-finite loss or gradient (default 5;
+                        such a step is skipped: it changes no weight)
   --backend NAME        cpu (default), wasm or tensorflow`,
   eval: `Usage: s3n eval --checkpoint DIR --dataset KIND --data DIR [--split test|train] [--batch-size N]
 
@@ -77,9 +79,26 @@ Writes a synthetic dataset (DIR/data), trains a small S3N on it (DIR/run) and dr
 (DIR/pictures). Default DIR: ./s3n-demo.`,
 };
 
+/**
+ * `--flag -1` → `--flag=-1` for string options: Node's parser calls a value that starts with a
+ * dash "ambiguous", and the flag's own check then says what it expects instead.
+ */
+function joinNegativeNumbers(args: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && i + 1 < args.length && /^-(\d|\.\d|Infinity$)/.test(args[i + 1])) {
+      out.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
 function parse(args: string[], options: OptionSpec, positionals = false): { values: Values; positionals: string[] } {
   try {
-    const r = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: positionals, strict: true });
+    const all = { ...COMMON, ...options };
+    const r = parseArgs({ args: joinNegativeNumbers(args, all), options: all, allowPositionals: positionals, strict: true });
     return { values: r.values as Values, positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -163,6 +182,7 @@ const TRAIN_OPTIONS: OptionSpec = {
   'grad-checkpointing': { type: 'boolean' },
   out: { type: 'string' },
   resume: { type: 'boolean' },
+  'max-skipped-steps': { type: 'string' },
 };
 
 /** Option name on the command line → field of {@link TrainOptions}. */
@@ -193,6 +213,7 @@ async function cmdTrain(args: string[]): Promise<void> {
     gradCheckpointing: v['grad-checkpointing'] === true,
     out: str(v, 'out', true) as string,
     resume: v.resume === true,
+    maxSkippedSteps: num(v, 'max-skipped-steps', 5, 'positive-int'),
     log: print,
     warn,
   };
@@ -214,11 +235,10 @@ async function cmdEval(args: string[]): Promise<void> {
   await backendFrom(v);
   const { s3n, checkpoint: ck } = await loadS3N(checkpoint);
   const ds = readDataset(kind, data, { aircraft: { annotation } });
-  if (ds.classNames.length !== s3n.classes) {
-    throw new UsageError(`--data must have the ${s3n.classes} classes the checkpoint was trained on, but got ${ds.classNames.length} classes in '${ds.root}'.`, 1);
-  }
+  // Classes are paired by name, not by position (a checkpoint saved by another reader or version).
+  const items = alignClasses(ck.state.classNames, ds, ds[split]);
   const [inputSize] = s3n.inputShape;
-  const pipe = new ImagePipeline(ds[split], { mode: 'eval', batchSize, inputSize, onWarning: (m) => warn(`warning: ${m}`) });
+  const pipe = new ImagePipeline(items, { mode: 'eval', batchSize, inputSize, classes: s3n.classes, onWarning: (m) => warn(`warning: ${m}`) });
   const t0 = Date.now();
   const { accuracies, images } = await evaluate(s3n, pipe);
   print(`${ds.name} ${split} (${images} images, checkpoint ${ck.dir}): top-1 ${formatAccuracies(accuracies)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -258,6 +278,28 @@ async function cmdPredict(args: string[]): Promise<void> {
   }
   s3n.dispose();
   if (images.length === 0) throw new UsageError('none of the images could be read.', 1);
+  if (images.length < positionals.length) throw new UsageError(`${positionals.length - images.length} of ${positionals.length} images could not be read (see the warnings above).`, 1);
+}
+
+/**
+ * Picture names of the inputs: the file name without its extension, prefixed with the parent
+ * folder's name (and numbered if still needed) where two inputs share it, so no picture
+ * overwrites another.
+ */
+function pictureNames(files: string[]): string[] {
+  const base = (f: string) => path.basename(f, path.extname(f));
+  const count = (names: string[]) => names.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
+  const plain = files.map(base);
+  const plainCount = count(plain);
+  const named = files.map((f, i) => (plainCount.get(plain[i])! > 1 ? `${path.basename(path.dirname(path.resolve(f)))}_${plain[i]}` : plain[i]));
+  const namedCount = count(named);
+  const seen = new Map<string, number>();
+  return named.map((n) => {
+    if (namedCount.get(n)! === 1) return n;
+    const k = (seen.get(n) ?? 0) + 1;
+    seen.set(n, k);
+    return `${n}_${k}`;
+  });
 }
 
 async function cmdVisualize(args: string[]): Promise<void> {
@@ -271,14 +313,17 @@ async function cmdVisualize(args: string[]): Promise<void> {
   const [inputSize] = s3n.inputShape;
   fs.mkdirSync(out, { recursive: true });
   const images = await loadImages(positionals, inputSize);
-  for (const { file, data } of images) {
+  const names = new Map(pictureNames(images.map((im) => im.file)).map((n, i) => [images[i], n]));
+  for (const im of images) {
+    const { file, data } = im;
     const x = tf.tensor4d(data, [1, inputSize, inputSize, 3]);
-    const files = await writeExplanationPictures(s3n, x, out, path.basename(file, path.extname(file)));
+    const files = await writeExplanationPictures(s3n, x, out, names.get(im) as string);
     x.dispose();
     print(`${file} → ${files.figure}`);
   }
   s3n.dispose();
   if (images.length === 0) throw new UsageError('none of the images could be read.', 1);
+  if (images.length < positionals.length) throw new UsageError(`${positionals.length - images.length} of ${positionals.length} images could not be read (see the warnings above).`, 1);
 }
 
 async function cmdDemo(args: string[]): Promise<void> {

@@ -1,8 +1,10 @@
 /** Top-1 accuracy of the four S3N outputs over a pipeline, and a training step that keeps the fused logits. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImagePipeline } from '../data/pipeline';
+import type { DatasetSplits, ImageItem } from '../data/types';
 import type { GroupedSGD } from '../model/optimizer';
 import { S3N, S3N_OUTPUTS } from '../model/s3n';
+import { UsageError } from './backend';
 
 export type OutputName = (typeof S3N_OUTPUTS)[number];
 export type Accuracies = Record<OutputName, number>;
@@ -27,11 +29,35 @@ export async function evaluate(s3n: S3N, pipeline: ImagePipeline, epoch = 0): Pr
 
 /**
  * One training step, the same as {@link S3N.trainStep} (the S3N loss, gradients, the grouped
- * SGD update), that also returns how many images the fused output classified right.
+ * SGD update, the skip of a non-finite step), that also returns how many images the fused
+ * output classified right. The labels are not read back (`validateLabels: false`): the CLI's
+ * pipeline checked them where they entered.
  */
-export function trainStepWithHits(s3n: S3N, images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD): { loss: tf.Scalar; hits: tf.Scalar } {
-  const { loss, outputs } = s3n.trainStepWithOutputs(images, labels, optimizer);
+export function trainStepWithHits(s3n: S3N, images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD): { loss: tf.Scalar; hits: tf.Scalar; skipped: boolean } {
+  const { loss, outputs, skipped } = s3n.trainStepWithOutputs(images, labels, optimizer, { validateLabels: false });
   const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(outputs.fused, 1), labels), 'int32')) as tf.Scalar);
   tf.dispose(Object.values(outputs));
-  return { loss, hits };
+  return { loss, hits, skipped };
+}
+
+/**
+ * The images of a dataset split with their labels renumbered to the checkpoint's class
+ * indices, pairing classes by name (not by position: two datasets sorted differently, or a
+ * checkpoint trained on another reader, still match).
+ *
+ * @throws a {@link UsageError} (exit code 1) listing the names only in the checkpoint and only
+ *   in the dataset when the two sets of names differ.
+ */
+export function alignClasses(checkpointClasses: readonly string[], ds: DatasetSplits, items: readonly ImageItem[]): ImageItem[] {
+  const index = new Map(checkpointClasses.map((n, i) => [n, i]));
+  const onlyCheckpoint = checkpointClasses.filter((n) => !ds.classNames.includes(n));
+  const onlyData = ds.classNames.filter((n) => !index.has(n));
+  if (onlyCheckpoint.length > 0 || onlyData.length > 0 || checkpointClasses.length !== ds.classNames.length) {
+    const list = (names: string[]) => (names.length === 0 ? 'none' : names.map((n) => `'${n}'`).join(', '));
+    throw new UsageError(
+      `--data must have the classes of the checkpoint (matched by name), but '${ds.root}' differs: only in the checkpoint: ${list(onlyCheckpoint)}; only in --data: ${list(onlyData)}.`,
+      1,
+    );
+  }
+  return items.map((it) => ({ ...it, label: index.get(ds.classNames[it.label]) as number }));
 }

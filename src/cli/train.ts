@@ -9,7 +9,7 @@ import { readDataset, DatasetKind } from '../data';
 import type { AircraftAnnotation } from '../data/aircraft';
 import { ImagePipeline } from '../data/pipeline';
 import type { DatasetSplits } from '../data/types';
-import { CheckpointRun, CheckpointState, loadCheckpoint, readCheckpointState } from '../io/checkpoint';
+import { CheckpointRun, CheckpointState, loadCheckpoint, readCheckpointState, ResumePlan } from '../io/checkpoint';
 import { writeFileAtomic } from '../io/fs_io';
 import { stepDecay, stageModes } from '../model/schedule';
 import { S3N } from '../model/s3n';
@@ -50,6 +50,19 @@ export interface TrainOptions {
   warn: (line: string) => void;
   /** Progress bar on a terminal (default: stdout is a TTY). */
   tty?: boolean;
+  /**
+   * Stop after this many training steps in a row whose loss or gradients were not finite (each
+   * is skipped: it changes nothing). Default 5.
+   */
+  maxSkippedSteps?: number;
+  /**
+   * Test seam: called with the images of each training batch (0-based epoch and batch index)
+   * before its step; returns the images to train on (disposing the given ones if it replaces
+   * them).
+   *
+   * @internal
+   */
+  beforeStep?: (images: tf.Tensor4D, epoch: number, index: number) => tf.Tensor4D;
 }
 
 /** What one epoch produced (saved in checkpoints and `metrics.json`). */
@@ -64,6 +77,8 @@ export interface EpochMetrics {
   test: Accuracies;
   seconds: number;
   imagesPerSecond: number;
+  /** Training steps skipped because their loss or a gradient was not finite. */
+  skippedSteps: number;
 }
 
 /** Options that must agree with the checkpoint when resuming. */
@@ -76,23 +91,66 @@ export function formatAccuracies(a: Accuracies): string {
   return `fused ${pct(a.fused)}, raw ${pct(a.raw)}, discriminative ${pct(a.discriminative)}, complementary ${pct(a.complementary)}`;
 }
 
+/** Throws unless the run folder `out` (and its `checkpoints/`) can be created and written. */
+function checkWritable(out: string): void {
+  const dir = path.join(out, 'checkpoints');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`--out must be a folder that can be written, but creating '${dir}' failed: ${(e as Error).message}.`);
+  }
+  for (const d of [out, dir]) {
+    const probe = path.join(d, `.s3n-write-test-${process.pid}`);
+    try {
+      fs.writeFileSync(probe, '');
+      fs.rmSync(probe);
+    } catch (e) {
+      throw new UsageError(`--out must be a folder that can be written, but writing in '${d}' failed: ${(e as Error).message}.`);
+    }
+  }
+}
+
 /**
- * Trains S3N. With `resume`, continues from the run's latest checkpoint (if there is one);
- * options given explicitly must then agree with the checkpoint (`explicit` names them).
+ * Trains S3N. With `resume`, continues the run in `out` from its newest complete checkpoint
+ * (see {@link CheckpointRun.resumePlan}: a broken `latest` or an incomplete checkpoint is
+ * reported, never overwritten); options given explicitly must then agree with the checkpoint
+ * (`explicit` names them). Everything that can be checked before training is: `out` must be
+ * writable, hold no run (without `resume`) or a run (with it), and the dataset must match.
  */
 export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = new Set()): Promise<{ s3n: S3N; metrics: EpochMetrics[]; checkpoint: string; data: DatasetSplits }> {
   const out = path.resolve(opts.out);
+  const maxSkipped = opts.maxSkippedSteps ?? 5;
+  if (!Number.isInteger(maxSkipped) || maxSkipped < 1) throw new UsageError(`--max-skipped-steps must be an integer >= 1, but got '${maxSkipped}'.`);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UsageError(`--out must be a folder that can be written, but '${out}' is a file.`);
   const run = new CheckpointRun(out);
-  const latest = run.latest();
-  if (latest && !opts.resume) {
-    throw new UsageError(`--out '${out}' already holds a run (${path.relative(out, latest)}); pass --resume to continue it, or choose another --out.`);
+  let plan: ResumePlan | undefined;
+  if (!opts.resume) {
+    if (run.hasCheckpoints() || fs.existsSync(path.join(out, 'metrics.json'))) {
+      const epochs = fs.existsSync(run.dir) ? fs.readdirSync(run.dir).filter((n) => /^epoch-\d+$/.test(n)) : [];
+      const newest = epochs.sort((x, y) => Number(x.slice(6)) - Number(y.slice(6))).pop();
+      const latest = run.latest();
+      const what = latest ? path.relative(out, latest) : newest ? `checkpoints/${newest}` : fs.existsSync(path.join(run.dir, 'latest')) ? 'checkpoints/latest' : 'metrics.json';
+      throw new UsageError(`--out '${out}' already holds a run (${what}); pass --resume to continue it, or choose another --out.`);
+    }
+  } else {
+    plan = run.resumePlan();
+    if (!plan.started) {
+      throw new UsageError(`--out '${out}' holds no run to resume (it has no checkpoints/ folder): check --out, or leave out --resume to start a new run.`);
+    }
+    if (plan.checkpoint === undefined && plan.problems.length > 0) {
+      throw new UsageError(
+        `--resume found no complete checkpoint in '${run.dir}': ${plan.problems.join('; ')}. Nothing was changed: restore the files, or start a new run with another --out.`,
+        1,
+      );
+    }
   }
+  checkWritable(out);
   let options = opts;
-  let s3n: S3N;
+  let s3n: S3N | undefined;
   let state: CheckpointState | undefined;
   let restore: ((o: ReturnType<S3N['createOptimizer']>) => Promise<void>) | undefined;
-  if (latest && opts.resume) {
-    const saved = (await readCheckpointState(latest)).config as Partial<TrainOptions>;
+  if (plan?.checkpoint) {
+    const saved = (await readCheckpointState(plan.checkpoint)).config as Partial<TrainOptions>;
     const conflicts = FIXED_ON_RESUME.filter((k) => explicit.has(k) && JSON.stringify(opts[k]) !== JSON.stringify(saved[k]));
     if (conflicts.length > 0) {
       throw new UsageError(
@@ -100,19 +158,24 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
       );
     }
     options = { ...opts, ...Object.fromEntries(FIXED_ON_RESUME.filter((k) => k in saved).map((k) => [k, saved[k]])) };
-    const ck = await loadCheckpoint(latest);
+    const ck = await loadCheckpoint(plan.checkpoint);
     s3n = S3N.fromModel(ck.model);
     state = ck.state;
     s3n.attention.drawCount = state.drawCount;
     restore = (o) => ck.restoreOptimizer(o);
-    opts.log(`resuming ${out} after epoch ${state.epoch} (${path.relative(out, latest)})`);
   }
-  const data = readDataset(options.dataset, options.data, { aircraft: { annotation: options.annotation } });
-  if (data.train.length === 0 || data.test.length === 0) {
-    throw new UsageError(`--data must hold training and test images, but got ${data.train.length} training and ${data.test.length} test images in '${data.root}'.`);
-  }
-  if (state && JSON.stringify(state.classNames) !== JSON.stringify(data.classNames)) {
-    throw new UsageError(`--data must have the classes of the checkpoint (${state.classNames.length}), but got ${data.classNames.length} different ones in '${data.root}'.`);
+  let data: DatasetSplits;
+  try {
+    data = readDataset(options.dataset, options.data, { aircraft: { annotation: options.annotation } });
+    if (data.train.length === 0 || data.test.length === 0) {
+      throw new UsageError(`--data must hold training and test images, but got ${data.train.length} training and ${data.test.length} test images in '${data.root}'.`);
+    }
+    if (state && JSON.stringify(state.classNames) !== JSON.stringify(data.classNames)) {
+      throw new UsageError(`--data must have the classes of the checkpoint (${state.classNames.length}), but got ${data.classNames.length} different ones in '${data.root}'.`);
+    }
+  } catch (e) {
+    s3n?.dispose();
+    throw e;
   }
   const modelConfig: ModelConfig = {
     backbone: options.backbone,
@@ -132,12 +195,26 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   if (restore) await restore(optimizer);
 
   const warn = (m: string) => opts.warn(`warning: ${m}`);
-  const trainPipe = new ImagePipeline(data.train, { mode: 'train', batchSize: options.batchSize, inputSize: options.inputSize, seed: options.seed, onWarning: warn });
-  const testPipe = new ImagePipeline(data.test, { mode: 'eval', batchSize: options.batchSize, inputSize: options.inputSize, seed: options.seed, onWarning: warn });
+  const classes = data.classNames.length;
+  const trainPipe = new ImagePipeline(data.train, { mode: 'train', batchSize: options.batchSize, inputSize: options.inputSize, seed: options.seed, classes, onWarning: warn });
+  const testPipe = new ImagePipeline(data.test, { mode: 'eval', batchSize: options.batchSize, inputSize: options.inputSize, seed: options.seed, classes, onWarning: warn });
   const config: Record<string, unknown> = Object.fromEntries(
     Object.entries({ ...options, data: data.root, out }).filter(([k, v]) => typeof v !== 'function' && k !== 'resume' && k !== 'tty' && v !== undefined),
   );
   const metrics: EpochMetrics[] = (state?.metrics as EpochMetrics[] | undefined) ?? [];
+  const metricsFile = path.join(out, 'metrics.json');
+  if (plan) {
+    await run.prepareResume(plan);
+    plan.notes.forEach((n) => opts.log(n));
+    if (plan.checkpoint && state) {
+      // metrics.json is written after each checkpoint: a run stopped in between lags one epoch.
+      const text = JSON.stringify(metrics, null, 1);
+      if (!fs.existsSync(metricsFile) || fs.readFileSync(metricsFile, 'utf8') !== text) await writeFileAtomic(metricsFile, text);
+      opts.log(`resuming ${out} after epoch ${state.epoch} (${path.relative(out, plan.checkpoint)})`);
+    } else {
+      opts.log(`resuming ${out}: it has no checkpoint yet (the run stopped before its first save), so training starts from epoch 1`);
+    }
+  }
   const first = state?.epoch ?? 0;
   if (first === 0) {
     opts.log(
@@ -146,7 +223,10 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     );
   }
   if (first >= options.epochs) opts.log(`nothing to do: the run already has ${first} of ${options.epochs} epochs`);
-  let checkpoint = latest ?? '';
+  let checkpoint = plan?.checkpoint ?? '';
+  // Skipped steps in a row (across epochs), and where the streak started.
+  let streak = 0;
+  let streakStart = { epoch: 0, batch: 0 };
   for (let epoch = first; epoch < options.epochs; epoch++) {
     s3n.setEpoch(epoch, options.switchEpoch);
     const modes = stageModes(epoch, options.switchEpoch);
@@ -159,15 +239,37 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     let lossSum = 0;
     let hitSum = 0;
     let done = 0;
+    let skippedSteps = 0;
     for await (const batch of trainPipe.epoch(epoch)) {
-      const { loss, hits } = trainStepWithHits(s3n, batch.images, batch.labels, optimizer);
-      const [l, h] = await Promise.all([loss.data(), hits.data()]);
-      const n = batch.images.shape[0];
-      tf.dispose([loss, hits, batch.images, batch.labels]);
+      const images = opts.beforeStep ? opts.beforeStep(batch.images, epoch, batch.index) : batch.images;
+      const { loss, hits, skipped } = trainStepWithHits(s3n, images, batch.labels, optimizer);
+      const [l, h] = skipped ? [[NaN], [0]] : await Promise.all([loss.data(), hits.data()]);
+      const n = images.shape[0];
+      tf.dispose([loss, hits, images, batch.labels]);
+      done = batch.index + 1;
+      if (skipped) {
+        skippedSteps++;
+        if (streak++ === 0) streakStart = { epoch, batch: done };
+        opts.log(`${label} batch ${done}/${trainPipe.length}: step skipped: the loss or a gradient was not finite (weights, momentum and batch-norm statistics left as they were)`);
+        if (streak >= maxSkipped) {
+          progress.stop();
+          optimizer.dispose();
+          s3n.dispose();
+          const where =
+            streakStart.epoch === epoch
+              ? `${label}, batches ${streakStart.batch}–${done}`
+              : `from epoch ${streakStart.epoch + 1} batch ${streakStart.batch} to ${label} batch ${done}`;
+          const last = checkpoint
+            ? `The last checkpoint, ${path.relative(out, checkpoint)}, is intact: lower --lr or check the data, then continue with --resume.`
+            : 'No checkpoint was written yet: lower --lr or check the data, and start again.';
+          throw new UsageError(`stopped: ${streak} training steps in a row had a non-finite loss or gradient (${where}); they changed nothing. ${last}`, 1);
+        }
+        continue;
+      }
+      streak = 0;
       seen += n;
       lossSum += l[0] * n;
       hitSum += h[0];
-      done = batch.index + 1;
       progress.update(done, { loss: lossSum / seen, top1: hitSum / seen, imagesPerSecond: seen / ((Date.now() - t0) / 1000) });
     }
     progress.stop();
@@ -183,15 +285,19 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
       test: accuracies,
       seconds: (Date.now() - t0) / 1000,
       imagesPerSecond: seen / trainSeconds,
+      skippedSteps,
     };
     metrics.push(m);
-    opts.log(`${label}: loss ${m.loss.toFixed(4)}, train top-1 ${pct(m.trainTop1)} | test top-1 ${formatAccuracies(accuracies)} | ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s`);
+    const skippedText = skippedSteps > 0 ? `, ${skippedSteps} step${skippedSteps === 1 ? '' : 's'} skipped` : '';
+    opts.log(
+      `${label}: loss ${m.loss.toFixed(4)}, train top-1 ${pct(m.trainTop1)} | test top-1 ${formatAccuracies(accuracies)} | ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s${skippedText}`,
+    );
     checkpoint = await run.save(
       s3n.model,
       { epoch: epoch + 1, dataSeed: options.seed, drawCount: s3n.attention.drawCount, classNames: data.classNames, config, metrics },
       optimizer,
     );
-    await writeFileAtomic(path.join(out, 'metrics.json'), JSON.stringify(metrics, null, 1));
+    await writeFileAtomic(metricsFile, JSON.stringify(metrics, null, 1));
   }
   optimizer.dispose();
   if (!fs.existsSync(path.join(out, 'classes.txt'))) await writeFileAtomic(path.join(out, 'classes.txt'), `${data.classNames.join('\n')}\n`);

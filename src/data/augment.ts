@@ -96,6 +96,41 @@ export function evalResizeSize(inputSize: number): number {
   return Math.round((600 * inputSize) / 448);
 }
 
+/**
+ * Whether `bytes` are a JPEG that stops before its end-of-image marker (`FF D9`, possibly
+ * followed by zero padding): a truncated download or copy.
+ */
+function isTruncatedJpeg(bytes: Buffer): boolean {
+  if (bytes.length < 3 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff) return false;
+  let end = bytes.length;
+  while (end > 2 && bytes[end - 1] === 0) end--;
+  return !(bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9);
+}
+
+/** Retries of failed decodes run one at a time (see {@link decodeFailure}). */
+let retryChain: Promise<unknown> = Promise.resolve();
+
+/**
+ * The reason a decode failed, for the message of {@link loadImage}. A truncated JPEG is named
+ * as such. libvips keeps one error buffer for all its threads, so when several images fail at
+ * once sharp may get an empty text ("Unknown error"): such a decode is retried alone to get the
+ * real reason.
+ */
+async function decodeFailure(e: Error, bytes: Buffer | undefined, run: (bytes: Buffer) => Promise<unknown>): Promise<string> {
+  if (bytes === undefined) return e.message;
+  if (isTruncatedJpeg(bytes)) return `truncated JPEG (the file ends after ${bytes.length} bytes, before its end-of-image marker)`;
+  if (e.message !== '' && e.message !== 'Unknown error') return e.message;
+  const retry = retryChain.then(() => run(bytes));
+  retryChain = retry.catch(() => undefined);
+  try {
+    await retry;
+  } catch (again) {
+    const m = (again as Error).message;
+    if (m !== '' && m !== 'Unknown error') return m;
+  }
+  return 'libvips could not decode it and gave no reason (a corrupt file?)';
+}
+
 /** Options of {@link loadImage}. */
 export interface LoadImageOptions {
   /** `'train'` (random resized crop and flip) or `'eval'` (resize and center crop), see {@link AugmentMode}. */
@@ -112,7 +147,9 @@ export interface LoadImageOptions {
  * Reads and decodes an image file with sharp, cuts `item.trimBottom` rows at the bottom (if
  * any), applies the augmentation of `mode` and normalises with {@link IMAGENET_MEAN} /
  * {@link IMAGENET_STD}. Grey and CMYK images are converted to RGB, alpha is dropped. Resizing
- * uses sharp's `linear` kernel; EXIF orientation is not applied (pixels as stored).
+ * uses sharp's `linear` kernel. The EXIF orientation is applied first (sharp's `autoOrient`,
+ * torchvision's `exif_transpose`), so phone photos come upright; crops and `trimBottom` are in
+ * the upright image.
  *
  * @param item The image: its `path` and optional `trimBottom` (an {@link ImageItem} will do).
  * @param options Mode, output size, random draws and normalisation, see {@link LoadImageOptions}.
@@ -120,7 +157,8 @@ export interface LoadImageOptions {
  *   (RGB): one image of an NHWC batch. Normalised by default; in [0, 255] with
  *   `normalize: false`.
  * @throws (rejects) `cannot read image '<path>': …` when the file is missing or cannot be
- *   decoded, or when the image has no pixels left after `trimBottom`.
+ *   decoded (a truncated JPEG is named as such), or when the image has no pixels left after
+ *   `trimBottom`.
  *
  * @example
  * ```ts
@@ -132,12 +170,13 @@ export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, op
   const { mode, inputSize } = options;
   const size = inputSize;
   let raw: { data: Buffer; info: OutputInfo };
-  try {
-    const file = await readFile(item.path);
-    const decode = () => sharp(file, { failOn: 'error' });
+  let file: Buffer | undefined;
+  const run = async (bytes: Buffer): Promise<{ data: Buffer; info: OutputInfo }> => {
+    // autoOrient: the EXIF orientation is applied first (phone photos), like torchvision's exif_transpose.
+    const decode = () => sharp(bytes, { failOn: 'error', autoOrient: true });
     const meta = await decode().metadata();
-    const width = meta.width ?? 0;
-    let height = meta.height ?? 0;
+    const width = meta.autoOrient?.width ?? meta.width ?? 0;
+    let height = meta.autoOrient?.height ?? meta.height ?? 0;
     const trim = item.trimBottom ?? 0;
     if (trim > 0) {
       if (height - trim < 1) throw new Error(`the image is ${height} pixels high, too small to cut ${trim} rows`);
@@ -163,9 +202,13 @@ export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, op
         .resize(rw, rh, { fit: 'fill', kernel: 'linear' })
         .extract({ left: Math.round((rw - size) / 2), top: Math.round((rh - size) / 2), width: size, height: size });
     }
-    raw = await img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    return img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  };
+  try {
+    file = await readFile(item.path);
+    raw = await run(file);
   } catch (e) {
-    throw new Error(`cannot read image '${item.path}': ${(e as Error).message}`);
+    throw new Error(`cannot read image '${item.path}': ${await decodeFailure(e as Error, file, run)}`);
   }
   const { data, info } = raw;
   if (info.width !== size || info.height !== size) throw new Error(`cannot read image '${item.path}': decoded to ${info.width}×${info.height}, expected ${size}×${size}`);

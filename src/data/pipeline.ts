@@ -49,6 +49,12 @@ export interface PipelineOptions {
    * `i + 1` to `i + 1 + prefetch` are decoding, so 0 still keeps one batch in flight. Default 1.
    */
   prefetch?: number;
+  /**
+   * Number of classes: every `item.label` must then be an integer in `[0, classes)` (checked
+   * when the pipeline is made, so training code need not read labels back from the device).
+   * Default: labels need only be integers >= 0.
+   */
+  classes?: number;
   /** Called once per unreadable image (missing, corrupt, …) with a message naming its path. Default: `console.warn`. */
   onWarning?: (message: string, item: ImageItem) => void;
 }
@@ -102,8 +108,10 @@ export class ImagePipeline {
    *
    * @param items The images, e.g. `train` or `test` of a {@link DatasetSplits}.
    * @param options Mode, batch size and the other settings, see {@link PipelineOptions}.
-   * @throws when `items` is not an array, `mode` is not `'train'` or `'eval'`, `batchSize` or
-   *   `inputSize` is not an integer >= 1, or `seed` or `prefetch` is not an integer >= 0.
+   * @throws when `items` is not an array, `mode` is not `'train'` or `'eval'`, `batchSize`,
+   *   `inputSize` or `classes` is not an integer >= 1, `seed` or `prefetch` is not an integer
+   *   >= 0, or an item's label is not a class index (an integer >= 0, below `classes` when
+   *   given; the message names the item).
    */
   constructor(items: readonly ImageItem[], options: PipelineOptions) {
     const fn = 'ImagePipeline';
@@ -122,6 +130,15 @@ export class ImagePipeline {
     this.shuffle = options.shuffle ?? this.mode === 'train';
     this.dropLast = options.dropLast ?? false;
     this.onWarning = options.onWarning ?? ((m) => console.warn(m));
+    const classes = options.classes === undefined ? undefined : int('classes', options.classes, 1);
+    items.forEach((item, i) => {
+      const label = (item as Partial<ImageItem> | null)?.label;
+      const ok = typeof label === 'number' && Number.isInteger(label) && label >= 0 && (classes === undefined || label < classes);
+      if (!ok) {
+        const expected = classes === undefined ? 'an integer >= 0' : `a class index in [0, ${classes})`;
+        throw new Error(`${fn}: items[${i}].label must be ${expected}, but got ${typeof label === 'number' ? String(label) : JSON.stringify(label)} ('${(item as Partial<ImageItem> | null)?.path}').`);
+      }
+    });
   }
 
   /**

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { savePoint } from './save_points';
 
 /**
  * `'model.json'`: the model file that {@link fileSystem} reads and writes in a folder (a
@@ -21,14 +22,17 @@ export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
 /**
- * Writes a file atomically: the data goes to a temporary file in the same folder
- * (`.<name>.tmp-<pid>-<random>`), is fsynced, then renamed over `file`, so readers see either
- * the old content or the new one, never a partial file. The folder itself is not fsynced.
+ * Writes a file atomically and durably: the data goes to a temporary file in the same folder
+ * (`.<name>.tmp-<pid>-<random>`), which is fsynced, then renamed over `file`, and the folder is
+ * fsynced after the rename (on Linux and macOS; Windows cannot open a folder to sync it). Readers
+ * see either the old content or the new one, never a partial file, and once the promise
+ * resolves the new content survives a power cut. A temporary file left by a killed process is
+ * removed by the next checkpoint save or resume in that folder.
  *
  * @param file Path of the file to create or replace; its folder must exist.
  * @param data Text (written as UTF-8) or bytes.
  * @throws (rejects) with the file system's error, e.g. when the folder does not exist or is not
- *   writable.
+ *   writable (the temporary file is then removed).
  *
  * @example
  * ```ts
@@ -36,15 +40,65 @@ export const WEIGHTS_BIN = 'weights.bin';
  * ```
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fh = await fs.promises.open(tmp, 'w');
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    savePoint(`${path.basename(file)} written`);
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
   }
-  await fs.promises.rename(tmp, file);
+  savePoint(`${path.basename(file)} renamed`);
+  await fsyncDir(dir);
+}
+
+/**
+ * Fsyncs a folder, so that the names created, renamed or removed in it survive a power cut.
+ * Does nothing where folders cannot be opened for syncing (Windows; some file systems refuse
+ * with `EINVAL`, `EISDIR`, `EPERM` or `ENOTSUP`).
+ *
+ * @internal
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(dir, 'r');
+    await fh.sync();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (!['EINVAL', 'EISDIR', 'EPERM', 'ENOTSUP', 'EBADF'].includes(code ?? '')) throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Bytes per element of the weight dtypes tfjs writes (strings have no fixed size). */
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * Total bytes of the weights a manifest lists (quantised weights at their stored dtype), or
+ * undefined when it lists a string weight (whose size is only known by reading it).
+ *
+ * @internal
+ */
+export function weightBytes(specs: readonly tf.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const s of specs) {
+    const dtype = s.quantization?.dtype ?? s.dtype;
+    const bytes = DTYPE_BYTES[dtype];
+    if (bytes === undefined) return undefined;
+    total += s.shape.reduce((a, b) => a * b, 1) * bytes;
+  }
+  return total;
 }
 
 /** Joins weight data (one buffer or several) into one buffer. */
@@ -79,7 +133,8 @@ function locate(fn: string, target: string): { dir: string; json: string } {
  * @returns the handler (nothing is read or written until `save` or `load` is called).
  * @throws when `target` is not a non-empty string. `save` rejects a model whose topology is
  *   binary (not a layers model); `load` rejects when `model.json` is missing, is not JSON, has
- *   no `modelTopology`, or lists a weight file that does not exist.
+ *   no `modelTopology`, lists a weight file that does not exist, or when the weight files hold
+ *   fewer or more bytes than the manifest lists (a truncated file); each message names the file.
  *
  * @example
  * ```ts
@@ -144,6 +199,13 @@ export function fileSystem(target: string): tf.io.IOHandler {
           }
         }
         const total = buffers.reduce((n, b) => n + b.length, 0);
+        const expected = weightBytes(specs);
+        if (expected !== undefined && expected !== total) {
+          const files = manifest.flatMap((g) => g.paths.map((p) => `'${path.resolve(dir, p)}'`)).join(', ');
+          throw new Error(
+            `fileSystem.load: the weight files listed in ${json} must hold the ${expected} bytes it lists, but ${files} ${manifest.flatMap((g) => g.paths).length === 1 ? 'holds' : 'hold'} ${total} bytes (a truncated or partly written file).`,
+          );
+        }
         const all = new Uint8Array(total);
         let o = 0;
         for (const b of buffers) {

@@ -3,7 +3,7 @@
  * discriminative logits, label-smoothed cross-entropy on the raw and the complementary logits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkTensor, fail } from '../ops/validation';
+import { checkTensor, describe, fail } from '../ops/validation';
 
 /** Options of {@link s3nLoss} (the authors' values are the defaults). */
 export interface S3NLossOptions {
@@ -14,6 +14,44 @@ export interface S3NLossOptions {
   smoothRatio?: number;
   /** Weights of the four terms, in output order (fused, raw, discriminative, complementary). Default all 1. */
   weights?: [number, number, number, number];
+  /**
+   * Check that every label is a class index in `[0, classes)` before any computation (default
+   * true). The check reads the labels to the host (`dataSync` of the small `[batch]` tensor): free
+   * on the cpu and wasm backends, one small synchronisation on WebGL/WebGPU. Turn it off when
+   * the labels were validated where they entered (as `ImagePipeline` of `s3n-layers/node` does with its
+   * `classes` option); out-of-range labels then train silently with an all-zero target.
+   */
+  validateLabels?: boolean;
+}
+
+/**
+ * Throws unless every label is an integer class index in `[0, classes)`: reads the labels to
+ * the host (see {@link S3NLossOptions.validateLabels}). Creates no tensor.
+ *
+ * @internal
+ */
+export function checkLabelRange(fn: string, labels: tf.Tensor, classes: number): void {
+  const values = labels.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= 0 && v < classes)) fail(fn, 'labels', `class indices in [0, ${classes})`, `${v} at index ${i}`);
+  }
+}
+
+/**
+ * Checks the options of {@link s3nLoss} (smoothing ratio, term weights), creating no tensor.
+ *
+ * @internal
+ */
+export function checkLossOptions(fn: string, options: unknown): { smoothRatio: number; weights: [number, number, number, number]; validateLabels: boolean } {
+  if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object', describe(options));
+  const { smoothRatio = 0.85, weights = [1, 1, 1, 1], validateLabels = true } = options as S3NLossOptions;
+  if (typeof smoothRatio !== 'number' || !(smoothRatio > 0 && smoothRatio <= 1)) fail(fn, 'smoothRatio', 'a number in (0, 1]', describe(smoothRatio));
+  if (!Array.isArray(weights) || weights.length !== 4 || !weights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
+    fail(fn, 'weights', 'an array of 4 finite numbers >= 0 (fused, raw, discriminative, complementary)', describe(weights));
+  }
+  if (typeof validateLabels !== 'boolean') fail(fn, 'validateLabels', 'a boolean', describe(validateLabels));
+  return { smoothRatio, weights, validateLabels };
 }
 
 /**
@@ -54,9 +92,12 @@ export function smoothCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smo
  *
  * @param outputs The four logits `[batch, classes]`, in {@link S3N_OUTPUTS} order (what
  *   `s3n.model.apply` returns).
- * @param labels `[batch]` int32 class indices.
- * @param options Smoothing ratio and term weights.
+ * @param labels `[batch]` int32 class indices in `[0, classes)`.
+ * @param options Smoothing ratio, term weights and the label check.
  * @returns the loss, a scalar.
+ * @throws before any tensor is made, when an output is not `[batch, classes]` float32 logits
+ *   like the others, when `labels` is not an int32 `[batch]` tensor, when a label is not in
+ *   `[0, classes)` (unless `validateLabels: false`), or when an option is out of range.
  *
  * @example
  * ```ts
@@ -72,9 +113,15 @@ export function s3nLoss(outputs: tf.Tensor[], labels: tf.Tensor, options: S3NLos
   outputs.forEach((o, i) => checkTensor(fn, `outputs[${i}]`, o, 2, '[batch, classes]'));
   checkTensor(fn, 'labels', labels, 1, '[batch] of class indices');
   if (labels.dtype !== 'int32') fail(fn, 'labels', 'an int32 tensor of class indices', `dtype ${labels.dtype}`);
-  if (labels.shape[0] !== outputs[0].shape[0]) fail(fn, 'labels', `${outputs[0].shape[0]} labels like the batch`, `${labels.shape[0]}`);
-  const { smoothRatio = 0.85, weights = [1, 1, 1, 1] } = options;
-  if (!(smoothRatio > 0 && smoothRatio <= 1)) fail(fn, 'smoothRatio', 'a number in (0, 1]', String(smoothRatio));
+  const [batch, classes] = outputs[0].shape;
+  outputs.forEach((o, i) => {
+    if (o.shape[0] !== batch || o.shape[1] !== classes) fail(fn, `outputs[${i}]`, `[${batch}, ${classes}] like outputs[0]`, `shape [${o.shape.join(',')}]`);
+    if (o.dtype !== 'float32') fail(fn, `outputs[${i}]`, 'a float32 tensor of logits', `dtype ${o.dtype}`);
+  });
+  if (batch < 1 || classes < 2) fail(fn, 'outputs', 'logits of at least one image and 2 classes', `shape [${batch},${classes}]`);
+  if (labels.shape[0] !== batch) fail(fn, 'labels', `${batch} labels like the batch`, `${labels.shape[0]}`);
+  const { smoothRatio, weights, validateLabels } = checkLossOptions(fn, options);
+  if (validateLabels) checkLabelRange(fn, labels, classes);
   const ratios = [1, smoothRatio, 1, smoothRatio];
   return tf.tidy(() =>
     tf.addN(outputs.map((o, i) => tf.mul(smoothCrossEntropy(o as tf.Tensor2D, labels as tf.Tensor1D, ratios[i]), weights[i]))) as tf.Scalar,

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from './stop_gradient';
-import { checkFloat, checkInteger, checkPositive, checkTensor, fail } from './validation';
+import { checkFloat, checkInteger, checkPositive, checkTensor, describe, fail } from './validation';
 
 /** Options of {@link decisionMap}: the entropy gate of §3.1 (defaults: top-5, δ = 0.2). */
 export interface DecisionMapOptions {
@@ -65,6 +65,7 @@ export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMap
   checkFloat(fn, 'classResponseMaps', classResponseMaps);
   const [batch, , , classes] = classResponseMaps.shape;
   if (classes < 2) fail(fn, 'classResponseMaps', 'a tensor with at least 2 classes in its last dimension', `${classes}`);
+  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object', describe(options));
   const { topK = 5, entropyThreshold = 0.2, classScores } = options;
   checkInteger(fn, 'topK', topK, 1);
   checkPositive(fn, 'entropyThreshold', entropyThreshold, true);

@@ -73,6 +73,7 @@ const FILTERS: readonly PeakFilter[] = ['mean', 'none'];
 export function findPeaks(maps: tf.Tensor4D, options: FindPeaksOptions = {}): tf.Tensor4D {
   checkTensor(FN, 'maps', maps, 4, '[batch, height, width, channels]');
   checkFloat(FN, 'maps', maps);
+  if (maps.size === 0) fail(FN, 'maps', 'a non-empty tensor', `shape [${maps.shape.join(',')}]`);
   const opts = options ?? {};
   const windowSize = opts.windowSize ?? 3;
   if (typeof windowSize !== 'number' || !Number.isInteger(windowSize) || windowSize < 1 || windowSize % 2 !== 1) {
@@ -81,10 +82,15 @@ export function findPeaks(maps: tf.Tensor4D, options: FindPeaksOptions = {}): tf
   const filter = opts.filter ?? 'mean';
   checkOneOf(FN, 'options.filter', filter, FILTERS);
 
+  // A window larger than the map only adds neighbours outside it (-inf, which change no
+  // comparison): the same mask with the smallest window that spans the map, at a cost that no
+  // longer grows with windowSize (a window of 1001 on a small map took minutes and 20 GB).
+  const span = Math.max(maps.shape[1], maps.shape[2]) - 1;
+  const effectiveWindow = windowSize === 1 ? 1 : Math.min(windowSize, 2 * Math.max(1, span) + 1);
   // The mask is piecewise constant in `maps`: give it a zero gradient instead of letting the
   // tape meet comparison ops, which have no gradient.
   const masked = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-    value: peakMask(args[0] as tf.Tensor4D, windowSize, filter),
+    value: peakMask(args[0] as tf.Tensor4D, effectiveWindow, filter),
     gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
   }));
   return masked(maps) as tf.Tensor4D;

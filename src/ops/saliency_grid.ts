@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { checkFloat, checkInteger, checkPositive, checkTensor, describe, fail, toSize2d } from './validation';
+import { stopGradient } from './stop_gradient';
 
 /**
  * Options of {@link saliencyGrid}. S3N's values (§3.3, the authors' `create_grid`): the task's
@@ -139,8 +140,16 @@ export function saliencyGrid(saliency: tf.Tensor3D, options: SaliencyGridOptions
     const [den, numX, numY] = filter === undefined
       ? separableFiltered(saliency, pad, fwhm)
       : fullFiltered(saliency, filter, pad);
-    const gx = clampUnit(tf.div(numX, den));
-    const gy = clampUnit(tf.div(numY, den));
+    // A cell whose filtered neighbourhood has no saliency at all (an all-zero map, or a narrow
+    // filter over zeros) is pulled nowhere: it keeps its own coordinate, instead of 0/0 = NaN.
+    // The division uses a safe denominator, so no NaN reaches the gradient either.
+    const has = tf.greater(stopGradient(den), 0);
+    const safe = tf.where(has, den, tf.onesLike(den));
+    const [b] = den.shape;
+    const ownX = tf.tile(tf.reshape(tf.linspace(0, 1, sw), [1, 1, sw]), [b, sh, 1]);
+    const ownY = tf.tile(tf.reshape(tf.linspace(0, 1, sh), [1, sh, 1]), [b, 1, sw]);
+    const gx = clampUnit(tf.where(has, tf.div(numX, safe), ownX));
+    const gy = clampUnit(tf.where(has, tf.div(numY, safe), ownY));
     let grid = interleave(gx, gy); // [batch, sh, sw, 2]
     if (outH !== sh || outW !== sw) grid = resizeAlignCorners(grid, outH, outW);
     return grid;

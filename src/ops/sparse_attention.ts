@@ -149,8 +149,10 @@ export function sparseAttentionMaps(decision: tf.Tensor3D, options: SparseAttent
   const fn = 'sparseAttentionMaps';
   checkTensor(fn, 'decision', decision, 3, '[batch, size, size]');
   checkFloat(fn, 'decision', decision);
+  if (decision.size === 0) fail(fn, 'decision', 'a non-empty tensor', `shape [${decision.shape.join(',')}]`);
   const [batch, size, width] = decision.shape;
   if (size !== width) fail(fn, 'decision', 'a square map [batch, size, size]', `shape [${decision.shape.join(',')}]`);
+  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object', String(options));
   const { mode = 'all', radius = 0.09, radiusInv = 0.3, baseRatio = 0.09, peaks, randomValues, seed } = options;
   checkOneOf(fn, 'mode', mode, ATTENTION_MODES);
   for (const [name, t] of [['peaks', peaks], ['randomValues', randomValues]] as const) {

@@ -57,9 +57,9 @@ export function checkPositive(fn: string, name: string, value: unknown, allowZer
   if (!ok) fail(fn, name, allowZero ? 'a finite number >= 0' : 'a finite number > 0', describe(value));
 }
 
-/** Checks that `value` is an integer >= `min`. */
+/** Checks that `value` is an integer >= `min` (a safe integer: huge values like 1e30 are refused). */
 export function checkInteger(fn: string, name: string, value: unknown, min: number): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     fail(fn, name, `an integer >= ${min}`, describe(value));
   }
 }
@@ -76,7 +76,7 @@ export function toSize2d(fn: string, name: string, value: unknown): [number, num
   const pair = typeof value === 'number' ? [value, value] : value;
   if (
     !Array.isArray(pair) || pair.length !== 2 ||
-    !pair.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1)
+    !pair.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1)
   ) {
     fail(fn, name, 'a positive integer or a [height, width] pair of positive integers', describe(value));
   }
