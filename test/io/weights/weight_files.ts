@@ -1,0 +1,116 @@
+/**
+ * Test helpers for the weight readers: the weight files are written at test time by
+ * make_weight_files.py with the real writers (torch.save, h5py), run with Debian's Python.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { RawTensor } from '../../../src/io/state_dict';
+
+/** Debian's Python, which has python3-torch (the `python3` on PATH may not). */
+export const PYTHON = '/usr/bin/python3';
+const SCRIPT = path.join(__dirname, 'make_weight_files.py');
+
+/** What a group of tests needs from Python. */
+export interface PythonNeeds {
+  /** Modules to import, e.g. `['torch']`. */
+  modules: string[];
+  /** The apt package that provides them. */
+  apt: string;
+  /** Environment variable that, set to 1, skips the tests instead of failing them. */
+  skipEnv: string;
+}
+
+export const NEEDS_TORCH: PythonNeeds = { modules: ['torch'], apt: 'python3-torch', skipEnv: 'S3N_SKIP_TORCH_TESTS' };
+export const NEEDS_H5PY: PythonNeeds = { modules: ['h5py', 'numpy'], apt: 'python3-h5py', skipEnv: 'S3N_SKIP_H5PY_TESTS' };
+
+function missingModules(needs: PythonNeeds): string | undefined {
+  const r = spawnSync(PYTHON, ['-c', needs.modules.map((m) => `import ${m}`).join('; ')], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : (r.error?.message ?? r.stderr.trim().split('\n').pop());
+}
+
+/**
+ * `describe` for tests on Python-written files: writes them (make_weight_files.py `mode`) into
+ * a temporary folder before the block and removes it after. Without the Python modules the
+ * tests FAIL with a message saying what to install — or are skipped, with a printed reason,
+ * when the env variable `needs.skipEnv` is 1.
+ *
+ * @param body Gets a function returning the folder and the marker path (a file the malicious
+ *   pickles would create, which must never exist).
+ */
+export function describeWithPythonFiles(
+  title: string, mode: 'torch' | 'safetensors' | 'h5', needs: PythonNeeds,
+  body: (files: { dir: () => string; marker: string }) => void,
+): void {
+  const missing = missingModules(needs);
+  if (missing !== undefined && process.env[needs.skipEnv] === '1') {
+    console.log(`Skipping "${title}": ${PYTHON} cannot import ${needs.modules.join(', ')} (${missing}) and ${needs.skipEnv}=1.`);
+    describe.skip(title, () => body({ dir: () => '', marker: '' }));
+    return;
+  }
+  const marker = path.join(os.tmpdir(), `pwned-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  let dir = '';
+  describe(title, () => {
+    beforeAll(() => {
+      if (missing !== undefined) {
+        throw new Error(
+          `${PYTHON} cannot import ${needs.modules.join(', ')} (${missing}): these tests write their weight files with it. ` +
+          `Install it with \`apt-get install ${needs.apt}\` (or set ${needs.skipEnv}=1 to skip them).`,
+        );
+      }
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), `s3n-weights-${mode}-`));
+      execFileSync(PYTHON, [SCRIPT, dir, mode, marker], { stdio: ['ignore', 'ignore', 'pipe'] });
+    });
+    afterAll(() => {
+      if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
+    });
+    body({ dir: () => dir, marker });
+  });
+}
+
+/** An array as make_weight_files.py describes it. */
+export interface ExpectedTensor {
+  dtype: string;
+  shape: number[];
+  /** Row-major values; NaN, ±Infinity and -0 as strings. */
+  values: (number | string)[];
+}
+
+/** Decodes the JSON values (`'NaN'`, `'Infinity'`, `'-Infinity'`, `'-0'`). */
+export function decodeValues(values: (number | string)[]): number[] {
+  return values.map((v) => (typeof v === 'number' ? v : v === '-0' ? -0 : Number(v)));
+}
+
+/** The same encoding, for arrays read in JS (so that whole files compare with toEqual). */
+export function encodeValues(values: ArrayLike<number>): (number | string)[] {
+  return Array.from(values, (v) => (Number.isNaN(v) ? 'NaN' : !Number.isFinite(v) ? (v > 0 ? 'Infinity' : '-Infinity') : Object.is(v, -0) ? '-0' : v));
+}
+
+/**
+ * Checks a tensor against Python's description: dtype, shape, and every value exactly (NaN as
+ * NaN, -0 as -0). Mismatches are listed (at most 5) so a failure says where.
+ */
+export function expectTensor(name: string, actual: RawTensor | undefined, expected: ExpectedTensor): void {
+  expect({ name, dtype: actual?.dtype, shape: actual?.shape, length: actual?.data.length })
+    .toEqual({ name, dtype: expected.dtype, shape: expected.shape, length: expected.values.length });
+  const want = decodeValues(expected.values);
+  const data = (actual as RawTensor).data;
+  const wrong: string[] = [];
+  want.forEach((w, i) => {
+    if (!Object.is(data[i], w) && wrong.length < 5) wrong.push(`${name}[${i}]: got ${data[i]}, expected ${w}`);
+  });
+  expect(wrong).toEqual([]);
+}
+
+/** Reads expected_<mode>.json of the folder. */
+export function readExpected<T>(dir: string, mode: string): T {
+  return JSON.parse(fs.readFileSync(path.join(dir, `expected_${mode}.json`), 'utf8')) as T;
+}
+
+/** Writes a copy of `file` cut to its first `length` bytes; returns its path. */
+export function truncatedCopy(file: string, length: number, dir: string): string {
+  const out = path.join(dir, `${path.basename(file)}.cut${length}`);
+  fs.writeFileSync(out, fs.readFileSync(file).subarray(0, length));
+  return out;
+}
