@@ -397,7 +397,8 @@ export async function evaluatePerBranchBatchNorm(s3n: S3N, cfg: BackboneConfig, 
       const x = tf.slice(data.images, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D;
       const y = tf.slice(data.labels, [start], [size]);
       const br = branches(x);
-      const [fused, disc, comp] = s3n.head.apply([br.f, zoom.apply(br.zoomImage) as tf.Tensor4D, inverse.apply(br.inverseImage) as tf.Tensor4D], { training: false }) as tf.Tensor2D[];
+      const logits = s3n.head.apply([br.f, zoom.apply(br.zoomImage) as tf.Tensor4D, inverse.apply(br.inverseImage) as tf.Tensor4D], { training: false }) as tf.Tensor3D;
+      const [fused, disc, comp] = tf.unstack(logits, 1) as tf.Tensor2D[];
       const outs = [fused, tf.mean(br.crms, [1, 2]), disc, comp];
       return tf.stack(outs.map((o) => tf.sum(tf.cast(tf.equal(tf.argMax(o, 1), y), 'int32'))));
     });

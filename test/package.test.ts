@@ -1,11 +1,12 @@
 /**
  * The published build: it loads with `require` and with `import` from Node, both at once
- * (class registration must not throw), and exposes the documented API. Needs `npm run build`
- * (npm test runs it first).
+ * (class registration must not throw), and exposes the documented API. Builds `dist/` first
+ * when it is missing or stale (test/helpers/dist.ts).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureFreshBuild } from './helpers/dist';
 
 const root = path.resolve(__dirname, '..');
 
@@ -20,9 +21,7 @@ function node(code: string, type: 'commonjs' | 'module'): string {
 }
 
 describe('package build', () => {
-  beforeAll(() => {
-    if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  });
+  beforeAll(() => ensureFreshBuild(), 300_000);
 
   const probe = `
     const names = ['ops', 'S3N', 'ClassResponseMap', 'PeakFinder', 'SparseAttention', 'SaliencySampler', 'S3NHead',

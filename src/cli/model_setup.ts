@@ -9,6 +9,7 @@ import { loadCheckpoint, LoadedCheckpoint } from '../io/checkpoint';
 import { S3N } from '../model/s3n';
 import { formatShape } from '../ops/validation';
 import { UsageError } from './backend';
+import { setBatchNormMomentum as setLayerMomentum } from '../tfjs_internals';
 
 /** How the network was built; saved in checkpoints. */
 export interface ModelConfig {
@@ -48,7 +49,7 @@ export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): 
   const visit = (layers: tfl.layers.Layer[]) => {
     for (const l of layers) {
       if (l.getClassName() === 'BatchNormalization') {
-        (l as unknown as { momentum: number }).momentum = momentum;
+        setLayerMomentum(l, momentum);
         n++;
       } else if (l instanceof tfl.LayersModel) visit(l.layers);
     }

@@ -46,6 +46,12 @@ export class ClassResponseMap extends tfl.layers.Layer {
   private kernel!: tfl.LayerVariable;
   private bias: tfl.LayerVariable | null = null;
 
+  /** The kernel and bias (built layer): the authors' `raw_classifier`, in the ×10 learning-rate group. */
+  get classifierWeights(): tfl.LayerVariable[] {
+    if (!this.built) return [];
+    return this.bias ? [this.kernel, this.bias] : [this.kernel];
+  }
+
   constructor(args: ClassResponseMapArgs) {
     super(args);
     const fn = 'ClassResponseMap';

@@ -11,5 +11,7 @@ export { SparseAttention } from './sparse_attention';
 export type { SparseAttentionArgs } from './sparse_attention';
 export { SaliencySampler } from './saliency_sampler';
 export type { SaliencySamplerArgs } from './saliency_sampler';
-export { S3NHead } from './s3n_head';
+export { S3NHead, S3N_HEAD_OUTPUTS } from './s3n_head';
 export type { S3NHeadArgs } from './s3n_head';
+export { Select } from './select';
+export type { SelectArgs } from './select';

@@ -10,7 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, checkInteger, checkPositive, fail } from '../ops/validation';
-import { CallMemo, checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
+import { checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
+import { derivedSeed, S3N_DEFAULTS as D, S3N_SEED_OFFSETS } from '../defaults';
 
 /** Constructor arguments of {@link S3NHead} (plus `LayerArgs`). */
 export interface S3NHeadArgs extends LayerArgs {
@@ -39,11 +40,16 @@ interface Linear {
   bias: tfl.LayerVariable;
 }
 
+/** The order of the logits {@link S3NHead} stacks along axis 1. */
+export const S3N_HEAD_OUTPUTS = ['fused', 'discriminative', 'complementary'] as const;
+
 /**
  * Inputs `[original, discriminative, complementary]` features, each
- * `[batch, height, width, depth]`. Outputs `[fused, discriminative, complementary]` logits,
- * each `[batch, classes]`. The raw logits of the original branch come from
- * {@link ClassResponseMap}.
+ * `[batch, height, width, depth]`. Output: the `[fused, discriminative, complementary]` logits
+ * stacked along axis 1, `[batch, 3, classes]` ({@link S3N_HEAD_OUTPUTS}; split them with
+ * {@link Select}, as `S3N.create` does). One output, so that tfjs-layers runs the head once per
+ * forward pass and its batch-norm statistics move once per step. The raw logits of the
+ * original branch come from {@link ClassResponseMap}.
  *
  * Per branch (§3.4): the discriminative and complementary features pass their buffer
  * (3×3 conv stride 2 → batch norm → ReLU, when `useBuffers`), every branch is average-pooled to
@@ -59,7 +65,8 @@ interface Linear {
  * @example
  * ```ts
  * const head = new S3NHead({ classes: 200 });
- * const [fused, disc, comp] = head.apply([fRaw, fZoom, fInv], { training: true }) as tf.Tensor2D[];
+ * const logits = head.apply([fRaw, fZoom, fInv], { training: true }) as tf.Tensor3D; // [batch, 3, classes]
+ * const [fused, disc, comp] = tf.unstack(logits, 1);
  * ```
  */
 export class S3NHead extends tfl.layers.Layer {
@@ -76,7 +83,6 @@ export class S3NHead extends tfl.layers.Layer {
   /** Base seed of the initialisers (each weight gets its own offset), if one was given. */
   readonly seed?: number;
   private buffers: Buffer[] = [];
-  private readonly memo = new CallMemo();
   private classifiers: Linear[] = [];
   private fused!: Linear;
 
@@ -86,11 +92,11 @@ export class S3NHead extends tfl.layers.Layer {
     if (args == null || typeof args !== 'object') fail(fn, 'args', 'an object with at least {classes}', String(args));
     checkInteger(fn, 'classes', args.classes, 2);
     this.classes = args.classes;
-    this.useBuffers = args.useBuffers ?? true;
+    this.useBuffers = args.useBuffers ?? D.useBuffers;
     checkBoolean(fn, 'useBuffers', this.useBuffers);
-    this.momentum = args.momentum ?? 0.9;
+    this.momentum = args.momentum ?? D.batchNormMomentum;
     if (!(this.momentum >= 0 && this.momentum < 1)) fail(fn, 'momentum', 'a number in [0, 1)', String(args.momentum));
-    this.epsilon = args.epsilon ?? 1e-5;
+    this.epsilon = args.epsilon ?? D.batchNormEpsilon;
     checkPositive(fn, 'epsilon', this.epsilon);
     this.seed = args.seed;
   }
@@ -107,35 +113,41 @@ export class S3NHead extends tfl.layers.Layer {
     return depth;
   }
 
-  private seedAt(k: number): number | undefined {
-    return this.seed === undefined ? undefined : this.seed + k;
-  }
 
   override build(inputShape: Shape | Shape[]): void {
     const d = this.checkShapes(inputShape);
     const linear = (name: string, fanIn: number, k: number): Linear => ({
-      kernel: this.addWeight(`${name}_kernel`, [fanIn, this.classes], 'float32', tfl.initializers.glorotUniform({ seed: this.seedAt(k) })),
+      kernel: this.addWeight(`${name}_kernel`, [fanIn, this.classes], 'float32', tfl.initializers.glorotUniform({ seed: derivedSeed(this.seed, k) })),
       bias: this.addWeight(`${name}_bias`, [this.classes], 'float32', tfl.initializers.zeros()),
     });
     const branches = ['discriminative', 'complementary'];
     if (this.useBuffers) {
       this.buffers = branches.map((b, i) => ({
-        kernel: this.addWeight(`${b}_buffer_kernel`, [3, 3, d, d], 'float32', tfl.initializers.heNormal({ seed: this.seedAt(10 + i) })),
+        kernel: this.addWeight(`${b}_buffer_kernel`, [3, 3, d, d], 'float32', tfl.initializers.heNormal({ seed: derivedSeed(this.seed, S3N_SEED_OFFSETS.headBuffers[i]) })),
         gamma: this.addWeight(`${b}_buffer_gamma`, [d], 'float32', tfl.initializers.ones()),
         beta: this.addWeight(`${b}_buffer_beta`, [d], 'float32', tfl.initializers.zeros()),
         movingMean: this.addWeight(`${b}_buffer_moving_mean`, [d], 'float32', tfl.initializers.zeros(), undefined, false),
         movingVariance: this.addWeight(`${b}_buffer_moving_variance`, [d], 'float32', tfl.initializers.ones(), undefined, false),
       }));
     }
-    this.classifiers = branches.map((b, i) => linear(`${b}_classifier`, d, 20 + i));
-    this.fused = linear('fused_classifier', 3 * d, 30);
+    this.classifiers = branches.map((b, i) => linear(`${b}_classifier`, d, S3N_SEED_OFFSETS.headClassifiers[i]));
+    this.fused = linear('fused_classifier', 3 * d, S3N_SEED_OFFSETS.fusedClassifier);
     this.built = true;
   }
 
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape[] {
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
     this.checkShapes(inputShape);
     const batch = (inputShape as Shape[])[0][0];
-    return [0, 1, 2].map(() => [batch, this.classes]);
+    return [batch, 3, this.classes];
+  }
+
+  /**
+   * The kernels and biases of the three classifiers (built layer): with the class response map,
+   * the authors' ×10 learning-rate group.
+   */
+  get classifierWeights(): tfl.LayerVariable[] {
+    if (!this.built) return [];
+    return [...this.classifiers, this.fused].flatMap((l) => [l.kernel, l.bias]);
   }
 
   /** 3×3 conv (stride 2, padding 1 as in PyTorch) → batch norm → ReLU. Updates the moving statistics when training. */
@@ -157,12 +169,7 @@ export class S3NHead extends tfl.layers.Layer {
     return tf.relu(tf.batchNorm(conv, mean, variance, b.beta.read(), b.gamma.read(), this.epsilon)) as tf.Tensor4D;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
-    // Once per forward pass, although tfjs-layers calls a layer once per output (CallMemo).
-    return this.memo.run(this, inputs, kwargs, () => this.compute(inputs, kwargs));
-  }
-
-  private compute(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const [raw, disc, comp] = tensorList('S3NHead', inputs, 3, 'original, discriminative, complementary features') as tf.Tensor4D[];
       if (disc.shape[0] !== raw.shape[0] || comp.shape[0] !== raw.shape[0]) {
@@ -171,11 +178,7 @@ export class S3NHead extends tfl.layers.Layer {
       const training = isTraining(kwargs);
       const pooled = [raw, disc, comp].map((f, i) => tf.mean(i > 0 && this.useBuffers ? this.buffer(f, this.buffers[i - 1], training) : f, [1, 2]));
       const dense = (x: tf.Tensor, l: Linear) => tf.add(tf.matMul(x, l.kernel.read()), l.bias.read());
-      return [
-        dense(tf.concat(pooled, 1), this.fused),
-        dense(pooled[1], this.classifiers[0]),
-        dense(pooled[2], this.classifiers[1]),
-      ];
+      return tf.stack([dense(tf.concat(pooled, 1), this.fused), dense(pooled[1], this.classifiers[0]), dense(pooled[2], this.classifiers[1])], 1);
     });
   }
 

@@ -5,10 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { gridSample } from '../ops/grid_sample';
+import { saliencyResample, SaliencyResampleOptions } from '../ops/selective_sampling';
 import { saliencyFilter, saliencyGrid } from '../ops/saliency_grid';
 import { checkBoolean, checkInteger, checkPositive, fail, toSize2d } from '../ops/validation';
 import { checkShapeRank, Kwargs, LayerArgs, registerLayer, Shape, shapeList, tensorList } from './common';
+import { S3N_DEFAULTS as D } from '../defaults';
 
 /** Constructor arguments of {@link SaliencySampler} (plus `LayerArgs`). */
 export interface SaliencySamplerArgs extends LayerArgs {
@@ -62,11 +63,11 @@ export class SaliencySampler extends tfl.layers.Layer {
     const fn = 'SaliencySampler';
     if (args == null || typeof args !== 'object') fail(fn, 'args', 'an object with at least {outputSize}', String(args));
     this.outputSize = toSize2d(fn, 'outputSize', args.outputSize);
-    this.paddingSize = args.paddingSize ?? 30;
+    this.paddingSize = args.paddingSize ?? D.paddingSize;
     checkInteger(fn, 'paddingSize', this.paddingSize, 1);
-    this.fwhm = args.fwhm ?? 13;
+    this.fwhm = args.fwhm ?? D.fwhm;
     checkPositive(fn, 'fwhm', this.fwhm);
-    this.trainableFilter = args.trainableFilter ?? true;
+    this.trainableFilter = args.trainableFilter ?? D.trainableFilter;
     checkBoolean(fn, 'trainableFilter', this.trainableFilter);
   }
 
@@ -99,12 +100,22 @@ export class SaliencySampler extends tfl.layers.Layer {
    * with the layer's current filter (the layer must be built, e.g. by a first call).
    */
   grid(saliency: tf.Tensor3D): tf.Tensor4D {
-    return saliencyGrid(saliency, {
+    return saliencyGrid(saliency, this.samplingOptions());
+  }
+
+  /** The options of {@link ops.saliencyResample} this layer uses, with its current filter. */
+  samplingOptions(): SaliencyResampleOptions & { outputSize: [number, number] } {
+    return {
       outputSize: this.outputSize,
       paddingSize: this.paddingSize,
       fwhm: this.fwhm,
       filter: this.filter ? (this.filter.read() as tf.Tensor2D) : undefined,
-    });
+    };
+  }
+
+  /** The learnable filter weight, if any (built layer): the authors' ×1e-4 learning-rate group. */
+  get filterWeights(): tfl.LayerVariable[] {
+    return this.filter ? [this.filter] : [];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
@@ -113,7 +124,7 @@ export class SaliencySampler extends tfl.layers.Layer {
       if (image.shape[0] !== saliency.shape[0]) {
         fail('SaliencySampler', 'saliency', `a batch of ${image.shape[0]} like image`, `a batch of ${saliency.shape[0]}`);
       }
-      return gridSample(image, this.grid(saliency), { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
+      return saliencyResample(image, saliency, this.samplingOptions()).image;
     });
   }
 

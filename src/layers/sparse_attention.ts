@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { decisionMap } from '../ops/decision_map';
-import { stopGradient } from '../ops/stop_gradient';
-import { ATTENTION_MODES, AttentionMode, sparseAttentionMaps, SparseAttentionResult } from '../ops/sparse_attention';
+import { selectiveAttention, SelectiveAttentionOptions, SelectiveAttentionResult } from '../ops/selective_sampling';
+import { ATTENTION_MODES, AttentionMode } from '../ops/sparse_attention';
 import { checkInteger, checkOneOf, checkPositive, fail } from '../ops/validation';
-import { CallMemo, checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
+import { checkShapeRank, isTraining, Kwargs, LayerArgs, registerLayer, Shape, single, singleShape } from './common';
+import { S3N_DEFAULTS as D } from '../defaults';
 
 /** Constructor arguments of {@link SparseAttention} (plus `LayerArgs`); every one has S3N's default. */
 export interface SparseAttentionArgs extends LayerArgs {
@@ -34,21 +34,24 @@ export interface SparseAttentionArgs extends LayerArgs {
 }
 
 /**
- * Maps class response maps `[batch, height, width, classes]` to two saliency maps
- * `[batch, gridSize, gridSize]`: `[zoom, inverse]`. Gradients reach the radius weights; the
- * class response maps are constants here, as in the authors' code.
+ * Maps class response maps `[batch, height, width, classes]` to the two saliency maps stacked
+ * along axis 1, `[batch, 2, gridSize, gridSize]`: index 0 the discriminative (zoom) map, 1 the
+ * complementary (inverse) one (split them with {@link Select}; `S3N.create` does). One output,
+ * so that tfjs-layers runs the layer once per forward pass and both maps come from the same
+ * `'random'` draw. Gradients reach the radius weights; the class response maps are constants
+ * here, as in the authors' code.
  *
- * Per call: resize the maps to `gridSize × gridSize` (bilinear, corners aligned), build the
- * decision map with the entropy gate ({@link decisionMap}, §3.1), find its peaks and put a
- * Gaussian on each ({@link sparseAttentionMaps}, §3.2) with the mode of the call: `trainingMode`
- * when called with `training: true` (as `model.fit` and {@link S3N.trainStep} do), else
- * `inferenceMode`. Weights: `radius` and `radius_inv`, each `[1]`, initialised to `radius` and
- * `radiusInv` (0.09 and 0.3).
+ * A thin wrapper of {@link ops.selectiveAttention} (§3.1–3.2: resize to `gridSize`, entropy
+ * gate, peaks, one Gaussian per peak) with the layer's radii and the mode of the call:
+ * `trainingMode` when called with `training: true` (as `model.fit` and {@link S3N.trainStep}
+ * do), else `inferenceMode`. Weights: `radius` and `radius_inv`, each `[1]`, initialised to
+ * `radius` and `radiusInv` (0.09 and 0.3).
  *
  * @example
  * ```ts
  * const attention = new SparseAttention({ gridSize: 31 });
- * const [zoom, inverse] = attention.apply(crms, { training: true }) as tf.Tensor3D[];
+ * const maps = attention.apply(crms, { training: true }) as tf.Tensor4D; // [batch, 2, 31, 31]
+ * const [zoom, inverse] = tf.unstack(maps, 1);
  * ```
  */
 export class SparseAttention extends tfl.layers.Layer {
@@ -73,27 +76,26 @@ export class SparseAttention extends tfl.layers.Layer {
   /** Seed of the `'random'` draws, if one was given. */
   readonly seed?: number;
   private calls = 0;
-  private readonly memo = new CallMemo();
   private radius!: tfl.LayerVariable;
   private radiusInv!: tfl.LayerVariable;
 
   constructor(args: SparseAttentionArgs = {}) {
     super(args);
     const fn = 'SparseAttention';
-    this.gridSize = args.gridSize ?? 31;
+    this.gridSize = args.gridSize ?? D.gridSize;
     checkInteger(fn, 'gridSize', this.gridSize, 3);
-    this.initialRadius = args.radius ?? 0.09;
+    this.initialRadius = args.radius ?? D.radius;
     checkPositive(fn, 'radius', this.initialRadius);
-    this.initialRadiusInv = args.radiusInv ?? 0.3;
+    this.initialRadiusInv = args.radiusInv ?? D.radiusInv;
     checkPositive(fn, 'radiusInv', this.initialRadiusInv);
-    this.baseRatio = args.baseRatio ?? 0.09;
+    this.baseRatio = args.baseRatio ?? D.baseRatio;
     checkPositive(fn, 'baseRatio', this.baseRatio);
-    this.topK = args.topK ?? 5;
+    this.topK = args.topK ?? D.topK;
     checkInteger(fn, 'topK', this.topK, 1);
-    this.entropyThreshold = args.entropyThreshold ?? 0.2;
+    this.entropyThreshold = args.entropyThreshold ?? D.entropyThreshold;
     checkPositive(fn, 'entropyThreshold', this.entropyThreshold, true);
-    this.trainingMode = args.trainingMode ?? 'all';
-    this.inferenceMode = args.inferenceMode ?? 'extreme';
+    this.trainingMode = args.trainingMode ?? D.trainingMode;
+    this.inferenceMode = args.inferenceMode ?? D.inferenceMode;
     checkOneOf(fn, 'trainingMode', this.trainingMode, ATTENTION_MODES);
     checkOneOf(fn, 'inferenceMode', this.inferenceMode, ATTENTION_MODES);
     if (args.seed !== undefined) checkInteger(fn, 'seed', args.seed, 0);
@@ -135,55 +137,60 @@ export class SparseAttention extends tfl.layers.Layer {
     if (classes != null && classes < 2) fail('SparseAttention', 'input', 'class response maps with at least 2 classes', `${classes}`);
   }
 
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape[] {
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
     const shape = singleShape(inputShape);
     this.checkInputShape(shape);
-    const out: Shape = [shape[0], this.gridSize, this.gridSize];
-    return [out, out.slice()];
+    return [shape[0], 2, this.gridSize, this.gridSize];
+  }
+
+  /** The radius weights `[radius, radius_inv]` (built layer), each `[1]`: the authors' ×1e-4 learning-rate group. */
+  get radiusWeights(): tfl.LayerVariable[] {
+    return this.built ? [this.radius, this.radiusInv] : [];
+  }
+
+  /**
+   * The options of {@link ops.selectiveAttention} this layer uses in `mode`, with its current
+   * radii. `seed` is the seed of the layer's next `'random'` draw (asking does not use it up).
+   */
+  attentionOptions(mode: AttentionMode): SelectiveAttentionOptions {
+    return {
+      gridSize: this.gridSize,
+      topK: this.topK,
+      entropyThreshold: this.entropyThreshold,
+      mode,
+      radius: this.radius.read(),
+      radiusInv: this.radiusInv.read(),
+      baseRatio: this.baseRatio,
+      seed: mode === 'random' && this.seed !== undefined ? this.seed + this.calls : undefined,
+    };
   }
 
   /**
    * The full result (decision map and peaks included) for inspection and pictures: what a call
-   * computes, without the layer machinery. Builds the layer on first use.
+   * computes, without the layer machinery and without using up a `'random'` draw (it shows the
+   * draw the next call would make; {@link drawCount} is unchanged). Builds the layer on first use.
    *
    * @param classResponseMaps `[batch, height, width, classes]`.
    * @param options `training` picks the mode as a call does; `mode` overrides it.
    * @returns the saliency maps `zoom` and `inverse`, the `peaks` and the `decision` map, each
    *   `[batch, gridSize, gridSize]`.
    */
-  attend(classResponseMaps: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): SparseAttentionResult & {
-    /** Normalised decision map `[batch, gridSize, gridSize]` (§3.1). */
-    decision: tf.Tensor3D;
-  } {
+  attend(classResponseMaps: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): SelectiveAttentionResult {
     if (!this.built) this.build(classResponseMaps.shape);
-    const mode = options.mode ?? (options.training ? this.trainingMode : this.inferenceMode);
-    return tf.tidy(() => {
-      // Constants for the sampler (the authors compute them under no_grad).
-      const crms = stopGradient(classResponseMaps);
-      const [h, w] = crms.shape.slice(1, 3);
-      const maps = h === this.gridSize && w === this.gridSize ? crms : tf.image.resizeBilinear(crms, [this.gridSize, this.gridSize], true);
-      const { decision } = decisionMap(maps, { topK: this.topK, entropyThreshold: this.entropyThreshold });
-      const seed = mode === 'random' && this.seed !== undefined ? this.seed + this.calls++ : undefined;
-      const result = sparseAttentionMaps(decision, {
-        mode,
-        radius: this.radius.read(),
-        radiusInv: this.radiusInv.read(),
-        baseRatio: this.baseRatio,
-        seed,
-      });
-      return { ...result, decision };
-    });
+    return selectiveAttention(classResponseMaps, this.attentionOptions(this.modeOf(options)));
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
-    // Once per forward pass, although tfjs-layers calls a layer once per output: both maps
-    // must come from the same draw in the 'random' mode (CallMemo).
-    return this.memo.run(this, inputs, kwargs, () =>
-      tf.tidy(() => {
-        const { zoom, inverse } = this.attend(single(inputs) as tf.Tensor4D, { training: isTraining(kwargs) });
-        return [zoom, inverse];
-      }),
-    );
+  private modeOf(options: { training?: boolean; mode?: AttentionMode }): AttentionMode {
+    return options.mode ?? (options.training ? this.trainingMode : this.inferenceMode);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const mode = this.modeOf({ training: isTraining(kwargs) });
+      const { zoom, inverse } = selectiveAttention(single(inputs) as tf.Tensor4D, this.attentionOptions(mode));
+      if (mode === 'random' && this.seed !== undefined) this.calls++;
+      return tf.stack([zoom, inverse], 1);
+    });
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -17,9 +17,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { isTapeRecording } from '../engine_tape';
+import { isTapeRecording, tapeGradients, tapeInternalsUsable } from '../tfjs_internals';
 import { fail } from '../ops/validation';
-import { tapeGradients } from './lean_gradients';
 
 type Kwargs = Record<string, unknown>;
 type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -104,7 +103,8 @@ export function setGradCheckpointing(model: tfl.LayersModel, enable = true): voi
   }
   const original = model.call;
   const call = function (this: tfl.LayersModel, inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
-    if (!isTapeRecording()) return original.call(this, inputs, kwargs);
+    // Without a trustworthy tape walk (tfjs_internals' self-check), run without checkpointing.
+    if (!isTapeRecording() || !tapeInternalsUsable()) return original.call(this, inputs, kwargs);
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const run = (input: tf.Tensor) => {
       const y = original.call(this, input, kwargs);

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkTensor, describe, fail } from '../ops/validation';
+import { S3N_DEFAULTS as D } from '../defaults';
 
 /** Options of {@link s3nLoss} (the authors' values are the defaults). */
 export interface S3NLossOptions {
@@ -45,7 +46,7 @@ export function checkLabelRange(fn: string, labels: tf.Tensor, classes: number):
  */
 export function checkLossOptions(fn: string, options: unknown): { smoothRatio: number; weights: [number, number, number, number]; validateLabels: boolean } {
   if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object', describe(options));
-  const { smoothRatio = 0.85, weights = [1, 1, 1, 1], validateLabels = true } = options as S3NLossOptions;
+  const { smoothRatio = D.smoothRatio, weights = [1, 1, 1, 1], validateLabels = true } = options as S3NLossOptions;
   if (typeof smoothRatio !== 'number' || !(smoothRatio > 0 && smoothRatio <= 1)) fail(fn, 'smoothRatio', 'a number in (0, 1]', describe(smoothRatio));
   if (!Array.isArray(weights) || weights.length !== 4 || !weights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
     fail(fn, 'weights', 'an array of 4 finite numbers >= 0 (fused, raw, discriminative, complementary)', describe(weights));

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sgdMomentumStep } from './sgd_update';
 import { checkPositive, fail } from '../ops/validation';
+import { S3N_DEFAULTS as D } from '../defaults';
 
 /** A set of variables that share a learning-rate multiplier (PyTorch's param group). */
 export interface ParamGroup {
@@ -57,9 +58,9 @@ export class GroupedSGD {
 
   constructor(groups: ParamGroup[], options: GroupedSGDOptions = {}) {
     const fn = 'GroupedSGD';
-    this.learningRate = options.learningRate ?? 0.001;
-    this.momentum = options.momentum ?? 0.9;
-    this.weightDecay = options.weightDecay ?? 1e-4;
+    this.learningRate = options.learningRate ?? D.learningRate;
+    this.momentum = options.momentum ?? D.momentum;
+    this.weightDecay = options.weightDecay ?? D.weightDecay;
     checkPositive(fn, 'learningRate', this.learningRate, true);
     checkPositive(fn, 'momentum', this.momentum, true);
     checkPositive(fn, 'weightDecay', this.weightDecay, true);

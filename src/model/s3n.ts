@@ -13,10 +13,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ClassResponseMap } from '../layers/class_response_map';
-import { S3NHead, S3NHeadArgs } from '../layers/s3n_head';
+import { S3N_HEAD_OUTPUTS, S3NHead, S3NHeadArgs } from '../layers/s3n_head';
 import { SaliencySampler, SaliencySamplerArgs } from '../layers/saliency_sampler';
 import { SparseAttention, SparseAttentionArgs } from '../layers/sparse_attention';
-import { gridSample } from '../ops/grid_sample';
+import { selectiveSparseSampling } from '../ops/selective_sampling';
+import { Select } from '../layers/select';
+import { derivedSeed, S3N_DEFAULTS, S3N_SEED_OFFSETS } from '../defaults';
 import type { AttentionMode } from '../ops/sparse_attention';
 import { checkInteger, checkTensor, describe, fail, formatShape } from '../ops/validation';
 import { checkLabelRange, checkLossOptions, s3nLoss, S3NLossOptions } from './loss';
@@ -24,6 +26,7 @@ import { gradCheckpointing, setGradCheckpointing } from './grad_checkpointing';
 import { leanVariableGrads } from './lean_gradients';
 import { GroupedSGD, GroupedSGDOptions, ParamGroup } from './optimizer';
 import { stageModes } from './schedule';
+import { disposeAllReferences } from '../tfjs_internals';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -96,7 +99,10 @@ export interface S3NOptimizerOptions extends GroupedSGDOptions {
 export interface TrainStepOptions extends S3NLossOptions {
   /**
    * Skip a step whose loss or any gradient is not finite, leaving the weights, the momentum
-   * and the batch-norm moving statistics unchanged (default true). Costs one boolean read to
+   * and the batch-norm moving statistics unchanged (default true, except on the webgpu backend,
+   * which cannot read to the host synchronously: tfjs-backend-webgpu 4.22's synchronous read
+   * needs OffscreenCanvas, which Node lacks, and in Chromium it loses the device; there the
+   * default is false and the caller can check the loss with `await loss.data()`). Costs one boolean read to
    * the host per step (the loss and every gradient are reduced on the device first); false
    * applies every update, NaN included, with no read. The check sums each gradient on the
    * device (one pass; measured over 10⁷ floats: 30 ms on cpu, 11 ms on wasm, so about 0.3 s and
@@ -212,16 +218,20 @@ export class S3N {
       trainableFilter: options.trainableFilter,
       name: 'saliency_sampler',
     });
-    const head = new S3NHead({ classes: options.classes, useBuffers: options.useBuffers, seed: seed === undefined ? undefined : seed + 100, name: 's3n_head' });
+    const head = new S3NHead({ classes: options.classes, useBuffers: options.useBuffers, seed: derivedSeed(seed, S3N_SEED_OFFSETS.head), name: 's3n_head' });
     const features = backbone.apply(image) as Sym;
     const crms = classResponseMap.apply(features) as Sym;
     const raw = tfl.layers.globalAveragePooling2d({ name: 'raw_logits' }).apply(crms) as Sym;
-    const [zoomSaliency, inverseSaliency] = attention.apply(crms) as Sym[];
+    // Multi-result layers stack their results, so that each runs once per forward pass.
+    const maps = attention.apply(crms) as Sym; // [batch, 2, gridSize, gridSize]
+    const zoomSaliency = new Select({ index: 0, name: 'zoom_saliency' }).apply(maps) as Sym;
+    const inverseSaliency = new Select({ index: 1, name: 'inverse_saliency' }).apply(maps) as Sym;
     const zoomImage = sampler.apply([image, zoomSaliency]) as Sym;
     const inverseImage = sampler.apply([image, inverseSaliency]) as Sym;
     const zoomFeatures = backbone.apply(zoomImage) as Sym;
     const inverseFeatures = backbone.apply(inverseImage) as Sym;
-    const [fused, discriminative, complementary] = head.apply([features, zoomFeatures, inverseFeatures]) as Sym[];
+    const logits = head.apply([features, zoomFeatures, inverseFeatures]) as Sym; // [batch, 3, classes]
+    const [fused, discriminative, complementary] = S3N_HEAD_OUTPUTS.map((name, index) => new Select({ index, name: `${name}_logits` }).apply(logits) as Sym);
     const model = tfl.model({ inputs: image, outputs: [fused, raw, discriminative, complementary], name: 's3n' });
     return new S3N(model);
   }
@@ -299,7 +309,7 @@ export class S3N {
    * Sets the attention modes of the authors' three-stage schedule for a 0-based epoch (see
    * {@link stageModes}): call it at the start of every epoch.
    */
-  setEpoch(epoch: number, switchEpoch = 20): void {
+  setEpoch(epoch: number, switchEpoch: number = S3N_DEFAULTS.switchEpoch): void {
     this.attention.setModes(stageModes(epoch, switchEpoch));
   }
 
@@ -338,19 +348,19 @@ export class S3N {
   /**
    * The authors' parameter groups: `classifier` (class response map, branch and fused
    * classifiers), `radius` (both radii), `filter` (the sampler's filter) and `base` (backbone,
-   * head buffers and the rest).
+   * head buffers and the rest). Built from the weights the layers expose
+   * (`classifierWeights`, `radiusWeights`, `filterWeights`), not from weight names.
    */
   parameterGroups(multipliers: S3NOptimizerOptions['multipliers'] = {}): ParamGroup[] {
-    const m = { base: 1, classifier: 10, radius: 1e-4, filter: 1e-4, ...multipliers };
-    const groups: Record<'base' | 'classifier' | 'radius' | 'filter', tf.Variable[]> = { base: [], classifier: [], radius: [], filter: [] };
-    for (const w of this.model.trainableWeights) {
-      const v = w.read() as tf.Variable;
-      if (/(^|\/)(radius|radius_inv)(_\d+)?$/.test(w.originalName) && w.originalName.startsWith(this.attention.name)) groups.radius.push(v);
-      else if (w.originalName.startsWith(`${this.sampler.name}/`)) groups.filter.push(v);
-      else if (w.originalName.startsWith(`${this.classResponseMap.name}/`) || (w.originalName.startsWith(`${this.head.name}/`) && w.originalName.includes('classifier'))) {
-        groups.classifier.push(v);
-      } else groups.base.push(v);
-    }
+    const m = { ...S3N_DEFAULTS.multipliers, ...multipliers };
+    const variables = (ws: tfl.LayerVariable[]) => ws.filter((w) => w.trainable).map((w) => w.read() as tf.Variable);
+    const named = {
+      classifier: variables([...this.classResponseMap.classifierWeights, ...this.head.classifierWeights]),
+      radius: variables(this.attention.radiusWeights),
+      filter: variables(this.sampler.filterWeights),
+    };
+    const taken = new Set(Object.values(named).flat());
+    const groups = { base: variables(this.model.trainableWeights).filter((v) => !taken.has(v)), ...named };
     return (Object.keys(groups) as (keyof typeof groups)[]).filter((k) => groups[k].length > 0).map((k) => ({ name: k, lrMultiplier: m[k], variables: groups[k] }));
   }
 
@@ -434,7 +444,8 @@ export class S3N {
     }
     if (!(optimizer instanceof GroupedSGD)) fail(fn, 'optimizer', 'a GroupedSGD (s3n.createOptimizer())', describe(optimizer));
     const { validateLabels } = checkLossOptions(fn, options);
-    const skipNonFinite = options.skipNonFinite ?? true;
+    // Not by default on webgpu: its synchronous read needs OffscreenCanvas (absent in Node) and loses the device in Chromium.
+    const skipNonFinite = options.skipNonFinite ?? tf.getBackend() !== 'webgpu';
     if (typeof skipNonFinite !== 'boolean') fail(fn, 'skipNonFinite', 'a boolean', describe(skipNonFinite));
     if (validateLabels) checkLabelRange(fn, labels, this.classes);
     // The batch-norm moving statistics change in the forward pass: keep their current values
@@ -476,7 +487,8 @@ export class S3N {
    * What the network looks at: decision map, peaks, both saliency maps and both resampled
    * images. The backbone always runs in inference mode (moving batch-norm statistics, nothing
    * updated); `training: true` selects the training attention mode instead of the inference
-   * one, and `mode` forces one. A `'random'` mode draws like a call of the layer does.
+   * one, and `mode` forces one. A `'random'` mode shows the draw the next training call would
+   * make, without using it up ({@link SparseAttention.drawCount} is unchanged).
    *
    * @param images `[batch, H, W, C]` at the backbone's input size.
    *
@@ -488,18 +500,19 @@ export class S3N {
    */
   explain(images: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): S3NExplanation {
     this.checkImages('S3N.explain', images);
+    const mode = options.mode ?? (options.training ? this.attention.trainingMode : this.attention.inferenceMode);
     return tf.tidy(() => {
       const features = this.backbone.apply(images, { training: false }) as tf.Tensor4D;
       const crms = this.classResponseMap.apply(features) as tf.Tensor4D;
-      const a = this.attention.attend(crms, options);
-      const sample = (s: tf.Tensor3D) => gridSample(images, this.sampler.grid(s), { mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
+      // The same composition the layers run; a 'random' draw is shown, not used up.
+      const a = selectiveSparseSampling(images, crms, { ...this.attention.attentionOptions(mode), ...this.sampler.samplingOptions() });
       return {
         decision: a.decision,
         peaks: a.peaks,
-        zoomSaliency: a.zoom,
-        inverseSaliency: a.inverse,
-        zoomImage: sample(a.zoom),
-        inverseImage: sample(a.inverse),
+        zoomSaliency: a.zoomSaliency,
+        inverseSaliency: a.inverseSaliency,
+        zoomImage: a.zoomImage,
+        inverseImage: a.inverseImage,
       };
     });
   }
@@ -526,10 +539,7 @@ export class S3N {
    */
   dispose(): void {
     this.model.dispose();
-    for (const layer of [this.backbone, this.sampler]) {
-      const counted = layer as unknown as { _refCount: number | null };
-      while (counted._refCount !== null && counted._refCount > 0) layer.dispose();
-    }
+    for (const layer of [this.backbone, this.sampler]) disposeAllReferences(layer);
   }
 
 }

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from './stop_gradient';
 import { checkFloat, checkInteger, checkPositive, checkTensor, describe, fail } from './validation';
+import { S3N_DEFAULTS as D } from '../defaults';
 
 /** Options of {@link decisionMap}: the entropy gate of §3.1 (defaults: top-5, δ = 0.2). */
 export interface DecisionMapOptions {
@@ -66,7 +67,7 @@ export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMap
   const [batch, , , classes] = classResponseMaps.shape;
   if (classes < 2) fail(fn, 'classResponseMaps', 'a tensor with at least 2 classes in its last dimension', `${classes}`);
   if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object', describe(options));
-  const { topK = 5, entropyThreshold = 0.2, classScores } = options;
+  const { topK = D.topK, entropyThreshold = D.entropyThreshold, classScores } = options;
   checkInteger(fn, 'topK', topK, 1);
   checkPositive(fn, 'entropyThreshold', entropyThreshold, true);
   if (classScores !== undefined) {
@@ -94,7 +95,9 @@ export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMap
 
     // Class weights [B, C, 1]: one-hot of the top-1 class when confident, else 1/k on each of
     // the top-k classes; the decision map is the maps weighted by them.
-    const oneHots = tf.oneHot(top.indices, classes); // [B, k, C]
+    // Cast to float32: tfjs-backend-webgpu 4.22 builds an invalid shader for an int32 sum over
+    // axis 1, and the wasm backend's OneHot writes int32 bits whatever dtype it is asked for.
+    const oneHots = tf.cast(tf.oneHot(top.indices, classes), 'float32'); // [B, k, C]
     const top1 = tf.squeeze(tf.slice(oneHots, [0, 0, 0], [-1, 1, -1]), [1]);
     const meanK = tf.div(tf.sum(oneHots, 1), k);
     const weights = tf.where(tf.reshape(confident, [batch, 1]), top1, meanK);

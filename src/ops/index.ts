@@ -17,6 +17,12 @@ export { decisionMap } from './decision_map';
 export type { DecisionMapOptions, DecisionMapResult } from './decision_map';
 export { sparseAttentionMaps, ATTENTION_MODES } from './sparse_attention';
 export type { AttentionMode, SparseAttentionOptions, SparseAttentionResult } from './sparse_attention';
-export { selectiveSparseSampling } from './selective_sampling';
-export type { SelectiveSamplingOptions, SelectiveSamplingResult } from './selective_sampling';
+export { selectiveSparseSampling, selectiveAttention, saliencyResample, S3N_SAMPLING } from './selective_sampling';
+export type {
+  SelectiveSamplingOptions,
+  SelectiveSamplingResult,
+  SelectiveAttentionOptions,
+  SelectiveAttentionResult,
+  SaliencyResampleOptions,
+} from './selective_sampling';
 export type { ScalarLike } from './validation';

@@ -6,6 +6,7 @@
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { isFlagRegistered } from '../tfjs_internals';
 
 /**
  * Name of the tfjs environment flag `'S3N_FUSED_KERNELS'` (default true): use this package's
@@ -21,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export const FUSED_KERNELS_FLAG = 'S3N_FUSED_KERNELS';
 // Registered once per tfjs-core instance, even when both the ESM and the CommonJS build load.
-if (!(FUSED_KERNELS_FLAG in (tf.env() as unknown as { flagRegistry: object }).flagRegistry)) {
+if (!isFlagRegistered(FUSED_KERNELS_FLAG)) {
   tf.env().registerFlag(FUSED_KERNELS_FLAG, () => true);
 }
 

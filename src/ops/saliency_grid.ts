@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { checkFloat, checkInteger, checkPositive, checkTensor, describe, fail, toSize2d } from './validation';
+import { S3N_DEFAULTS as D } from '../defaults';
 import { stopGradient } from './stop_gradient';
 
 /**
@@ -121,10 +122,10 @@ export function saliencyGrid(saliency: tf.Tensor3D, options: SaliencyGridOptions
   if (sh < 2 || sw < 2) fail(FN, 'saliency', 'a map of height and width >= 2', `shape [${saliency.shape.join(',')}]`);
   if (options === null || typeof options !== 'object') fail(FN, 'options', 'an object with an outputSize', describe(options));
   const [outH, outW] = toSize2d(FN, 'options.outputSize', options.outputSize);
-  const pad = options.paddingSize ?? 30;
+  const pad = options.paddingSize ?? D.paddingSize;
   checkInteger(FN, 'options.paddingSize', pad, 0);
   const k = 2 * pad + 1;
-  const fwhm = options.fwhm ?? 13;
+  const fwhm = options.fwhm ?? D.fwhm;
   checkPositive(FN, 'options.fwhm', fwhm);
   const filter = options.filter;
   if (filter !== undefined) {

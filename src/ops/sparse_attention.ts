@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { findPeaks } from './find_peaks';
 import { stopGradient } from './stop_gradient';
 import { checkOneOf, checkScalarLike, checkTensor, checkFloat, fail, ScalarLike } from './validation';
+import { S3N_DEFAULTS as D } from '../defaults';
 
 /**
  * How peaks are assigned to the two maps (the authors' `p`):
@@ -153,7 +154,7 @@ export function sparseAttentionMaps(decision: tf.Tensor3D, options: SparseAttent
   const [batch, size, width] = decision.shape;
   if (size !== width) fail(fn, 'decision', 'a square map [batch, size, size]', `shape [${decision.shape.join(',')}]`);
   if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object', String(options));
-  const { mode = 'all', radius = 0.09, radiusInv = 0.3, baseRatio = 0.09, peaks, randomValues, seed } = options;
+  const { mode = 'all', radius = D.radius, radiusInv = D.radiusInv, baseRatio = D.baseRatio, peaks, randomValues, seed } = options;
   checkOneOf(fn, 'mode', mode, ATTENTION_MODES);
   for (const [name, t] of [['peaks', peaks], ['randomValues', randomValues]] as const) {
     if (t === undefined) continue;

@@ -1,7 +1,9 @@
 /**
- * Reads the golden vectors produced from the authors' PyTorch code (`../shared/golden`, or the
- * folder named by `S3N_GOLDEN_DIR`). A missing folder or file is an error: parity tests must
- * fail, never skip, when the reference data is absent.
+ * Reads the golden vectors produced from the authors' PyTorch code: the copy in `test/golden/`
+ * (so a plain clone passes `npm test`), or the folder named by `S3N_GOLDEN_DIR`.
+ * `test/golden.test.ts` checks that the copy is byte-identical to `../shared/golden` when that
+ * folder sits beside the checkout. A missing file is an error: parity tests must fail, never
+ * skip, when the reference data is absent.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,7 +24,10 @@ export interface GoldenCase {
   outputs: Record<string, GoldenArray>;
 }
 
-export const GOLDEN_DIR = process.env.S3N_GOLDEN_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'golden');
+/** The golden vectors the tests read: `S3N_GOLDEN_DIR`, or the repository's `test/golden/`. */
+export const GOLDEN_DIR = process.env.S3N_GOLDEN_DIR ?? path.resolve(__dirname, '..', 'golden');
+/** The project's shared reference folder beside the checkout (`../shared/golden`), when present. */
+export const SHARED_GOLDEN_DIR = path.resolve(__dirname, '..', '..', '..', 'shared', 'golden');
 
 const cache = new Map<string, GoldenCase>();
 
@@ -30,7 +35,7 @@ const cache = new Map<string, GoldenCase>();
 export function loadGolden(name: string): GoldenCase {
   const file = path.join(GOLDEN_DIR, `${name}.json`);
   if (!fs.existsSync(file)) {
-    throw new Error(`golden file not found: ${file} (shared/ must sit beside the checkout, or set S3N_GOLDEN_DIR)`);
+    throw new Error(`golden file not found: ${file} (the repository's test/golden/ is incomplete, or S3N_GOLDEN_DIR names the wrong folder)`);
   }
   let c = cache.get(file);
   if (!c) {

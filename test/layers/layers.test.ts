@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ClassResponseMap, PeakFinder, S3NHead, SaliencySampler, SparseAttention } from '../../src/layers';
+import { ClassResponseMap, PeakFinder, S3NHead, SaliencySampler, Select, SparseAttention } from '../../src/layers';
 import { findPeaks } from '../../src/ops';
 import { goldenNHWC, goldenTensor, loadGolden, LOSS_TOLERANCE } from '../helpers/golden';
 import { expectClose, expectNoLeak, uniform } from '../helpers/numeric';
@@ -19,7 +19,7 @@ describe('SparseAttention + SaliencySampler reproduce the authors generate_map',
     const gold = loadGolden(file);
     const attention = new SparseAttention({ gridSize: 31, radius: 0.09, radiusInv: 0.3, baseRatio: 0.09, inferenceMode: mode });
     const sampler = new SaliencySampler({ outputSize: 64 });
-    const [zoomSal, invSal] = attention.apply(crms) as tf.Tensor3D[];
+    const [zoomSal, invSal] = tf.unstack(attention.apply(crms) as tf.Tensor4D, 1) as tf.Tensor3D[];
     expectClose(zoomSal, tf.squeeze(goldenTensor(gold, 'xs_zoom_saliency'), [1]), { atol: 1e-5 });
     expectClose(invSal, tf.squeeze(goldenTensor(gold, 'xs_inv_saliency'), [1]), { atol: 5e-5 });
     const zoom = sampler.apply([image, zoomSal]) as tf.Tensor4D;
@@ -29,7 +29,7 @@ describe('SparseAttention + SaliencySampler reproduce the authors generate_map',
 
     const [radius, radiusInv] = attention.trainableWeights.map((w) => w.read() as tf.Variable);
     const { value, grads } = tf.variableGrads(() => {
-      const [z, v] = attention.apply(crms) as tf.Tensor3D[];
+      const [z, v] = tf.unstack(attention.apply(crms) as tf.Tensor4D, 1) as tf.Tensor3D[];
       const a = sampler.apply([image, z]) as tf.Tensor4D;
       const b = sampler.apply([image, v]) as tf.Tensor4D;
       return tf.add(tf.sum(tf.mul(a, w1)), tf.sum(tf.mul(b, w2))) as tf.Scalar;
@@ -45,16 +45,20 @@ describe('layers in the functional API', () => {
     const input = tfl.input({ shape: [8, 8, 6] });
     const crms = new ClassResponseMap({ classes: 5, seed: 1 }).apply(input) as tfl.SymbolicTensor;
     const mask = new PeakFinder().apply(crms) as tfl.SymbolicTensor;
-    const [zoom, inverse] = new SparseAttention({ gridSize: 15 }).apply(crms) as tfl.SymbolicTensor[];
+    const maps = new SparseAttention({ gridSize: 15 }).apply(crms) as tfl.SymbolicTensor;
+    const [zoom, inverse] = [0, 1].map((index) => new Select({ index }).apply(maps) as tfl.SymbolicTensor);
     expect(crms.shape).toEqual([null, 8, 8, 5]);
     expect(mask.shape).toEqual([null, 8, 8, 5]);
+    expect(maps.shape).toEqual([null, 2, 15, 15]);
     expect(zoom.shape).toEqual([null, 15, 15]);
     expect(inverse.shape).toEqual([null, 15, 15]);
     const image = tfl.input({ shape: [20, 20, 3] });
     const sampled = new SaliencySampler({ outputSize: [12, 10], paddingSize: 7 }).apply([image, zoom]) as tfl.SymbolicTensor;
     expect(sampled.shape).toEqual([null, 12, 10, 3]);
-    const [fused, disc, comp] = new S3NHead({ classes: 5 }).apply([input, input, input]) as tfl.SymbolicTensor[];
-    expect([fused.shape, disc.shape, comp.shape]).toEqual([[null, 5], [null, 5], [null, 5]]);
+    const logits = new S3NHead({ classes: 5 }).apply([input, input, input]) as tfl.SymbolicTensor;
+    expect(logits.shape).toEqual([null, 3, 5]);
+    const fused = new Select({ index: 0 }).apply(logits) as tfl.SymbolicTensor;
+    expect(fused.shape).toEqual([null, 5]);
 
     for (const layer of [
       new ClassResponseMap({ classes: 7, useBias: false, seed: 3 }),
@@ -62,6 +66,7 @@ describe('layers in the functional API', () => {
       new SparseAttention({ gridSize: 21, radius: 0.1, radiusInv: 0.2, baseRatio: 0.05, topK: 3, entropyThreshold: 0.1, trainingMode: 'random', inferenceMode: 'all', seed: 4 }),
       new SaliencySampler({ outputSize: [30, 40], paddingSize: 10, fwhm: 5, trainableFilter: false }),
       new S3NHead({ classes: 9, useBuffers: false, momentum: 0.5, epsilon: 1e-3, seed: 2 }),
+      new Select({ index: 2 }),
     ]) {
       const cls = layer.constructor as unknown as tf.serialization.SerializableConstructor<tfl.layers.Layer>;
       const copy = (cls as unknown as { fromConfig: (c: unknown, cfg: tf.serialization.ConfigDict) => tfl.layers.Layer }).fromConfig(cls, layer.getConfig());
@@ -119,6 +124,8 @@ describe('layers in the functional API', () => {
     expect(() => head.apply([tf.zeros([1, 4, 4, 2]), tf.zeros([1, 4, 4, 3]), tf.zeros([1, 4, 4, 2])])).toThrow(
       'S3NHead: discriminative features must be of depth 2 like the original features, but got depth 3.',
     );
+    expect(() => new Select({ index: -1 })).toThrow('Select: index must be an integer >= 0, but got -1.');
+    expect(() => new Select({ index: 2 }).apply(tf.zeros([1, 2, 5]))).toThrow('Select: index must be < 2, the size of axis 1 of the input, but got 2.');
     expect(() => new SparseAttention().apply(tf.zeros([2, 5, 5]))).toThrow(
       'SparseAttention: input must be of rank 4 [batch, height, width, classes], but got shape [2,5,5].',
     );
@@ -132,8 +139,9 @@ describe('layers in the functional API', () => {
     attention.apply(crms); // build (weights are created once)
     sampler.apply([image, tf.ones([2, 15, 15])]);
     await expectNoLeak(() => {
-      const [z, v] = attention.apply(crms, { training: true }) as tf.Tensor[];
-      return [z, v, sampler.apply([image, z])];
+      const maps = attention.apply(crms, { training: true }) as tf.Tensor4D;
+      const z = tf.tidy(() => tf.squeeze(tf.slice(maps, [0, 0, 0, 0], [-1, 1, -1, -1]), [1])) as tf.Tensor3D;
+      return [maps, z, sampler.apply([image, z])];
     });
   });
 });

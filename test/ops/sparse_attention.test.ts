@@ -56,7 +56,8 @@ describe("sparseAttentionMaps 'random' mode", () => {
   it('the strong peak (s = 1) always goes to the discriminative map; the complementary map never holds it', () => {
     const out = sparseAttentionMaps(decision, { mode: 'random', radius, radiusInv, baseRatio: base, peaks, randomValues: draws(0.99) });
     expectClose(tf.squeeze(out.inverse, [0]), tf.add(invWeak, base), { atol: 1e-6 });
-    expect(tf.squeeze(out.inverse, [0]).arraySync()[2][2]).toBeLessThan(tf.add(invStrong, base).arraySync()[2][2]);
+    const at22 = (t: tf.Tensor) => (t.arraySync() as number[][])[2][2];
+    expect(at22(tf.squeeze(out.inverse, [0]))).toBeLessThan(at22(tf.add(invStrong, base)));
   });
 
   it('with seeded draws, a peak of score 0.6 goes to the discriminative map in 60 % of 2,000 samples (±3σ)', () => {

@@ -1,0 +1,81 @@
+/**
+ * S3N's defaults: the authors' values (Yao-DD/S3N `sss_net.py`, `train.py`, `config.py`), in one
+ * place. The ops, the layers, `S3N.create`, `S3N.createOptimizer`, the loss and the CLI (values
+ * and help text) all read them from here.
+ *
+ * @module
+ */
+
+/**
+ * The authors' hyper-parameters.
+ *
+ * @example
+ * ```ts
+ * S3N_DEFAULTS.gridSize;               // 31
+ * S3N_DEFAULTS.multipliers.classifier; // 10
+ * ```
+ */
+export const S3N_DEFAULTS = Object.freeze({
+  /** Side of the square saliency maps the class response maps are resized to (`grid_size`). */
+  gridSize: 31,
+  /** Initial discriminative radius, a fraction of `gridSize` (`radius`). */
+  radius: 0.09,
+  /** Initial complementary radius (`radius_inv`). */
+  radiusInv: 0.3,
+  /** Constant floor of both saliency maps (`base_ratio`). */
+  baseRatio: 0.09,
+  /** Gate: how many top classes take part. */
+  topK: 5,
+  /** Gate: entropy threshold δ. */
+  entropyThreshold: 0.2,
+  /** Attention mode in training during the first stage (p = 0). */
+  trainingMode: 'all' as const,
+  /** Attention mode in evaluation after the first stage (p = 2). */
+  inferenceMode: 'extreme' as const,
+  /** Epoch (0-based) at which the three-stage schedule switches modes. */
+  switchEpoch: 20,
+  /** Replicate padding of the saliency maps in the sampler (`padding_size`). */
+  paddingSize: 30,
+  /** Full width at half maximum of the sampler's Gaussian filter (`makeGaussian(61, fwhm=13)`). */
+  fwhm: 13,
+  /** Whether the sampler's filter is learnt (the authors' `filter` conv). */
+  trainableFilter: true,
+  /** The conv-BN-ReLU buffers on the sampled branches (`sampler_buffer*`). */
+  useBuffers: true,
+  /** Batch-norm moving-average momentum, Keras convention (PyTorch's 0.1). */
+  batchNormMomentum: 0.9,
+  /** Batch-norm epsilon (PyTorch's). */
+  batchNormEpsilon: 1e-5,
+  /** Target probability of the true class in the smoothed losses (`smooth_ratio`). */
+  smoothRatio: 0.85,
+  /** SGD base learning rate. */
+  learningRate: 0.001,
+  /** SGD momentum. */
+  momentum: 0.9,
+  /** SGD weight decay (L2 added to the gradient). */
+  weightDecay: 1e-4,
+  /** Learning-rate multipliers of the parameter groups. */
+  multipliers: Object.freeze({ base: 1, classifier: 10, radius: 1e-4, filter: 1e-4 }),
+});
+
+/**
+ * The seed-derivation rule: with a base seed `s`, the initialiser of each weight gets
+ * `s + S3N_SEED_OFFSETS[role]`. `S3N.create({seed: s})` passes `s` to the class response map
+ * and the sparse attention and `s + head` to the head; the head adds its own offsets. So no two
+ * weights share an initialiser seed, and a seeded model is the same on every run.
+ */
+export const S3N_SEED_OFFSETS = Object.freeze({
+  /** The head's base seed, relative to the model's. */
+  head: 100,
+  /** The head's discriminative and complementary buffer kernels. */
+  headBuffers: Object.freeze([10, 11] as const),
+  /** The head's discriminative and complementary classifier kernels. */
+  headClassifiers: Object.freeze([20, 21] as const),
+  /** The head's fused classifier kernel. */
+  fusedClassifier: 30,
+});
+
+/** `seed + offset`, or undefined for an unseeded initialiser. */
+export function derivedSeed(seed: number | undefined, offset: number): number | undefined {
+  return seed === undefined ? undefined : seed + offset;
+}
