@@ -453,7 +453,12 @@ export interface ResumePlan {
    */
   problems: string[];
   /** Incomplete `epoch-NNNN` folders above `checkpoint`, and the names they are moved to. */
-  moves: { from: string; to: string }[];
+  moves: {
+    /** The folder moved aside. */
+    from: string;
+    /** Where it goes. */
+    to: string;
+  }[];
 }
 
 function pidAlive(pid: number): boolean {

@@ -35,7 +35,7 @@ export interface SaliencySamplerArgs extends LayerArgs {
  *
  * This is the selective sampling of §3.3, with the saliency sampler of Recasens et al. (2018):
  * {@link saliencyGrid} turns the saliency map into a grid (each output point is the
- * saliency-weighted mean position of its neighbourhood), {@link gridSample} reads the image
+ * saliency-weighted mean position of its neighbourhood), {@link ops.gridSample} reads the image
  * there. A uniform saliency gives the identity grid. Weight (when `trainableFilter`): `filter`
  * `[2·paddingSize+1, 2·paddingSize+1]`, initialised with `saliencyFilter(2·paddingSize+1, fwhm)`.
  *
@@ -100,11 +100,11 @@ export class SaliencySampler extends tfl.layers.Layer {
    * with the layer's current filter (the layer must be built, e.g. by a first call).
    */
   grid(saliency: tf.Tensor3D): tf.Tensor4D {
-    return saliencyGrid(saliency, this.samplingOptions());
+    return saliencyGrid(saliency, { ...this.samplingOptions(), outputSize: this.outputSize });
   }
 
   /** The options of {@link ops.saliencyResample} this layer uses, with its current filter. */
-  samplingOptions(): SaliencyResampleOptions & { outputSize: [number, number] } {
+  samplingOptions(): SaliencyResampleOptions {
     return {
       outputSize: this.outputSize,
       paddingSize: this.paddingSize,

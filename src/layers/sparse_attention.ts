@@ -21,7 +21,7 @@ export interface SparseAttentionArgs extends LayerArgs {
   radiusInv?: number;
   /** Constant floor of both maps. Default 0.09. */
   baseRatio?: number;
-  /** Gate: how many top classes take part (default 5), see {@link decisionMap}. */
+  /** Gate: how many top classes take part (default 5), see {@link ops.decisionMap}. */
   topK?: number;
   /** Gate: entropy threshold δ (default 0.2), see {@link ops.DecisionMapOptions.entropyThreshold}. */
   entropyThreshold?: number;
