@@ -256,6 +256,17 @@ export function tapeGradients(
 }
 
 
+/**
+ * Whether the active backend can read a tensor to the host synchronously (`dataSync`): false
+ * on webgpu, where tfjs-backend-webgpu 4.22 reads through an OffscreenCanvas, which Node does
+ * not have and which in Chromium loses the device. What needs such a read is off there: the
+ * `validateLabels` and `skipNonFinite` guards of `S3N.trainStep` by default, and the value
+ * comparison of the tape self-check.
+ */
+export function canReadSync(): boolean {
+  return tf.getBackend() !== 'webgpu';
+}
+
 let tapeCheck: string | null | undefined; // undefined: not run yet; null: passed; string: why it failed
 let warned = false;
 
@@ -277,7 +288,9 @@ function runSelfCheck(): string | null {
     const restored = engine.state.activeTape == null;
     const reference = tf.grads((a: tf.Tensor, b: tf.Tensor) => checkFunction(a, b))([x, w]);
     const value = tf.tidy(() => checkFunction(x, w));
-    const same = (a: tf.Tensor | undefined, b: tf.Tensor) => a != null && tf.util.arraysEqual(Array.from(a.dataSync()), Array.from(b.dataSync()));
+    // Without synchronous reads (webgpu) the values are not compared: the walk is the same code
+    // on every backend, and the tests compare them on cpu and wasm.
+    const same = (a: tf.Tensor | undefined, b: tf.Tensor) => a != null && (!canReadSync() || tf.util.arraysEqual(Array.from(a.dataSync()), Array.from(b.dataSync())));
     const ok = same(ours.value, value) && same(ours.grads[0], reference[0]) && same(ours.grads[1], reference[1]);
     tf.dispose([ours.value, ...ours.grads.filter((g): g is tf.Tensor => g != null), ...reference, value]);
     if (!ok) return 'the gradients of a test tape differ from tf.grads';

@@ -2,11 +2,13 @@
  * Backend selection of the CLI: `cpu` (pure JS, always there, plus this package's cpu training
  * kernel), `wasm` (@tensorflow/tfjs-backend-wasm plus this package's wasm training kernels) and `tensorflow`
  * (libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user
- * installed one).
+ * installed one), and, experimental, `webgpu` (tfjs-backend-webgpu on Dawn's Node bindings, see
+ * `webgpu.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { setupNodeWebGPU } from './webgpu';
 
-export const BACKENDS = ['cpu', 'wasm', 'tensorflow'] as const;
+export const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /** An error whose message is meant for the user as is (no stack trace). */
@@ -51,6 +53,7 @@ function importEntry(name: 'cpu-training' | 'wasm-training') {
  * Throws a {@link UsageError} with install instructions when `tensorflow` is not installed.
  */
 export async function setupBackend(name: BackendName): Promise<string> {
+  let adapter: string | undefined;
   if (name === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
     // The faster cpu Conv2DBackpropFilter (tfjs' runs ~5·10⁶ multiply-adds a second).
@@ -80,11 +83,13 @@ export async function setupBackend(name: BackendName): Promise<string> {
         1,
       );
     }
+  } else if (name === 'webgpu') {
+    adapter = (await setupNodeWebGPU()).description;
   } else {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, but got '${String(name)}'.`);
   }
   const ok = await tf.setBackend(name);
   if (!ok) throw new UsageError(`the '${name}' backend failed to initialise.`, 1);
   await tf.ready();
-  return `${tf.getBackend()} backend`;
+  return `${tf.getBackend()} backend${adapter === undefined ? '' : ` on ${adapter}`}`;
 }

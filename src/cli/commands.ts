@@ -7,6 +7,7 @@
  * s3n eval --checkpoint DIR --dataset KIND --data DIR
  * s3n predict --checkpoint DIR IMAGE...
  * s3n visualize --checkpoint DIR IMAGE... --out DIR
+ * s3n export --checkpoint DIR --out DIR
  * ```
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,6 +22,7 @@ import { BACKENDS, BackendName, setupBackend, UsageError } from './backend';
 import { alignClasses, evaluate } from './evaluate';
 import { loadS3N } from './model_setup';
 import { writeExplanationPictures } from './picture';
+import { exportForWeb } from './export';
 import { writeSyntheticDataset } from './synthetic';
 import { formatAccuracies, train, TrainOptions } from './train';
 
@@ -40,8 +42,9 @@ Commands:
   eval        top-1 accuracy of the four outputs of a checkpoint on a dataset
   predict     top-k classes of images
   visualize   pictures of the peaks, attention maps and resampled images
+  export      a checkpoint as a web model (model.json, weights, classes.txt) for the browser page
 
-Every command takes --backend cpu|wasm|tensorflow (default cpu) and --help.`,
+Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is experimental) and --help.`,
   train: `Usage: s3n train --dataset cub|aircraft|cars|folder --data DIR --out DIR [options]
 
   --dataset KIND        cub, aircraft, cars or folder (DIR/train/<class>/*, DIR/test/<class>/*)
@@ -64,15 +67,20 @@ Every command takes --backend cpu|wasm|tensorflow (default cpu) and --help.`,
   --resume              continue the run in --out from its newest complete checkpoint
   --max-skipped-steps N stop after N steps in a row with a non-finite loss or gradient (default 5;
                         such a step is skipped: it changes no weight)
-  --backend NAME        cpu (default), wasm or tensorflow`,
+  --backend NAME        cpu (default), wasm, tensorflow or webgpu (experimental)`,
   eval: `Usage: s3n eval --checkpoint DIR --dataset KIND --data DIR [--split test|train] [--batch-size N]
 
   --checkpoint DIR      a checkpoint folder or a run folder (its latest checkpoint)`,
   predict: `Usage: s3n predict --checkpoint DIR IMAGE... [--top-k 5]`,
   visualize: `Usage: s3n visualize --checkpoint DIR IMAGE... --out DIR
 
-Writes <image>_figure.png (all panels), _peaks.png, _discriminative.png, _complementary.png and
-_resampled.png for each image.`,
+Writes <image>_figure.png (all panels, titled, with the predicted class: input with peaks,
+discriminative attention, zoomed image, complementary attention, complementary image),
+_peaks.png, _discriminative.png, _complementary.png and _resampled.png for each image.`,
+  export: `Usage: s3n export --checkpoint DIR --out DIR
+
+Writes model.json, its weights and classes.txt (one class name a line) to --out, for
+tf.loadLayersModel in a browser (examples/browser/, npm run web). No backend needed.`,
   demo: `Usage: s3n demo [--out DIR] [--epochs N] [--seed N]
 
 Writes a synthetic dataset (DIR/data), trains a small S3N on it (DIR/run) and draws pictures
@@ -309,7 +317,7 @@ async function cmdVisualize(args: string[]): Promise<void> {
   const out = path.resolve(str(v, 'out', true) as string);
   if (positionals.length === 0) throw new UsageError('visualize needs at least one IMAGE.');
   await backendFrom(v);
-  const { s3n } = await loadS3N(checkpoint);
+  const { s3n, checkpoint: ck } = await loadS3N(checkpoint);
   const [inputSize] = s3n.inputShape;
   fs.mkdirSync(out, { recursive: true });
   const images = await loadImages(positionals, inputSize);
@@ -317,13 +325,22 @@ async function cmdVisualize(args: string[]): Promise<void> {
   for (const im of images) {
     const { file, data } = im;
     const x = tf.tensor4d(data, [1, inputSize, inputSize, 3]);
-    const files = await writeExplanationPictures(s3n, x, out, names.get(im) as string);
+    const files = await writeExplanationPictures(s3n, x, out, names.get(im) as string, { classNames: ck.state.classNames });
     x.dispose();
-    print(`${file} → ${files.figure}`);
+    print(`${file} → ${files.figure} (predicted ${files.prediction.className}, ${(100 * files.prediction.probability).toFixed(1)}%)`);
   }
   s3n.dispose();
   if (images.length === 0) throw new UsageError('none of the images could be read.', 1);
   if (images.length < positionals.length) throw new UsageError(`${positionals.length - images.length} of ${positionals.length} images could not be read (see the warnings above).`, 1);
+}
+
+async function cmdExport(args: string[]): Promise<void> {
+  const { values: v } = parse(args, { checkpoint: { type: 'string' }, out: { type: 'string' } });
+  if (v.help) return print(USAGE.export);
+  const checkpoint = str(v, 'checkpoint', true) as string;
+  const out = str(v, 'out', true) as string;
+  const r = await exportForWeb(checkpoint, out);
+  print(`exported ${r.checkpoint} to ${r.dir}: ${r.files.join(', ')} (${(r.weightBytes / 1e6).toFixed(2)} MB of weights, ${r.classNames.length} classes)`);
 }
 
 async function cmdDemo(args: string[]): Promise<void> {
@@ -368,7 +385,7 @@ async function cmdDemo(args: string[]): Promise<void> {
   for (const item of picked) {
     const x = tf.tensor4d(await loadImage(item, { mode: 'eval', inputSize }), [1, inputSize, inputSize, 3]);
     const name = `${data.classNames[item.label]}_${path.basename(item.path, path.extname(item.path))}`;
-    const files = await writeExplanationPictures(s3n, x, picDir, name);
+    const files = await writeExplanationPictures(s3n, x, picDir, name, { classNames: data.classNames });
     x.dispose();
     print(`demo: ${files.figure}`);
   }
@@ -376,7 +393,7 @@ async function cmdDemo(args: string[]): Promise<void> {
   const last = metrics[metrics.length - 1];
   print(
     `demo: done in ${((Date.now() - t0) / 1000).toFixed(0)} s. Final test top-1: ${formatAccuracies(last.test)} (chance ${(100 / classes.length).toFixed(0)}%).\n` +
-      `  checkpoint: ${checkpoint}\n  pictures:   ${picDir} (input with peaks | discriminative attention | complementary attention | zoomed | inverse)\n` +
+      `  checkpoint: ${checkpoint}\n  pictures:   ${picDir} (input with peaks | discriminative attention | zoomed image | complementary attention | complementary image)\n` +
       `  next: s3n predict --checkpoint ${runDir} ${picked[0]?.path ?? 'IMAGE'}`,
   );
 }
@@ -401,6 +418,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   eval: cmdEval,
   predict: cmdPredict,
   visualize: cmdVisualize,
+  export: cmdExport,
   demo: cmdDemo,
 };
 

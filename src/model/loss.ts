@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkTensor, describe, fail } from '../ops/validation';
 import { S3N_DEFAULTS as D } from '../defaults';
+import { canReadSync } from '../tfjs_internals';
 
 /** Options of {@link s3nLoss} (the authors' values are the defaults). */
 export interface S3NLossOptions {
@@ -17,8 +18,9 @@ export interface S3NLossOptions {
   weights?: [number, number, number, number];
   /**
    * Check that every label is a class index in `[0, classes)` before any computation (default
-   * true). The check reads the labels to the host (`dataSync` of the small `[batch]` tensor): free
-   * on the cpu and wasm backends, one small synchronisation on WebGL/WebGPU. Turn it off when
+   * true, except on webgpu, which cannot read to the host synchronously). The check reads the labels to the host
+   * (`dataSync` of the small `[batch]` tensor): free on the cpu and wasm backends, one small
+   * synchronisation on WebGL. Turn it off when
    * the labels were validated where they entered (as `ImagePipeline` of `s3n-layers/node` does with its
    * `classes` option); out-of-range labels then train silently with an all-zero target.
    */
@@ -46,7 +48,7 @@ export function checkLabelRange(fn: string, labels: tf.Tensor, classes: number):
  */
 export function checkLossOptions(fn: string, options: unknown): { smoothRatio: number; weights: [number, number, number, number]; validateLabels: boolean } {
   if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object', describe(options));
-  const { smoothRatio = D.smoothRatio, weights = [1, 1, 1, 1], validateLabels = true } = options as S3NLossOptions;
+  const { smoothRatio = D.smoothRatio, weights = [1, 1, 1, 1], validateLabels = canReadSync() } = options as S3NLossOptions;
   if (typeof smoothRatio !== 'number' || !(smoothRatio > 0 && smoothRatio <= 1)) fail(fn, 'smoothRatio', 'a number in (0, 1]', describe(smoothRatio));
   if (!Array.isArray(weights) || weights.length !== 4 || !weights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
     fail(fn, 'weights', 'an array of 4 finite numbers >= 0 (fused, raw, discriminative, complementary)', describe(weights));

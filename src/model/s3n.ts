@@ -26,7 +26,7 @@ import { gradCheckpointing, setGradCheckpointing } from './grad_checkpointing';
 import { leanVariableGrads } from './lean_gradients';
 import { GroupedSGD, GroupedSGDOptions, ParamGroup } from './optimizer';
 import { stageModes } from './schedule';
-import { disposeAllReferences } from '../tfjs_internals';
+import { canReadSync, disposeAllReferences } from '../tfjs_internals';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -99,10 +99,9 @@ export interface S3NOptimizerOptions extends GroupedSGDOptions {
 export interface TrainStepOptions extends S3NLossOptions {
   /**
    * Skip a step whose loss or any gradient is not finite, leaving the weights, the momentum
-   * and the batch-norm moving statistics unchanged (default true, except on the webgpu backend,
-   * which cannot read to the host synchronously: tfjs-backend-webgpu 4.22's synchronous read
-   * needs OffscreenCanvas, which Node lacks, and in Chromium it loses the device; there the
-   * default is false and the caller can check the loss with `await loss.data()`). Costs one boolean read to
+   * and the batch-norm moving statistics unchanged (default true, except on webgpu, which
+   * cannot read to the host synchronously: there check the loss with `await loss.data()`).
+   * Costs one boolean read to
    * the host per step (the loss and every gradient are reduced on the device first); false
    * applies every update, NaN included, with no read. The check sums each gradient on the
    * device (one pass; measured over 10⁷ floats: 30 ms on cpu, 11 ms on wasm, so about 0.3 s and
@@ -444,8 +443,7 @@ export class S3N {
     }
     if (!(optimizer instanceof GroupedSGD)) fail(fn, 'optimizer', 'a GroupedSGD (s3n.createOptimizer())', describe(optimizer));
     const { validateLabels } = checkLossOptions(fn, options);
-    // Not by default on webgpu: its synchronous read needs OffscreenCanvas (absent in Node) and loses the device in Chromium.
-    const skipNonFinite = options.skipNonFinite ?? tf.getBackend() !== 'webgpu';
+    const skipNonFinite = options.skipNonFinite ?? canReadSync();
     if (typeof skipNonFinite !== 'boolean') fail(fn, 'skipNonFinite', 'a boolean', describe(skipNonFinite));
     if (validateLabels) checkLabelRange(fn, labels, this.classes);
     // The batch-norm moving statistics change in the forward pass: keep their current values

@@ -97,7 +97,10 @@ export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMap
     // the top-k classes; the decision map is the maps weighted by them.
     // Cast to float32: tfjs-backend-webgpu 4.22 builds an invalid shader for an int32 sum over
     // axis 1, and the wasm backend's OneHot writes int32 bits whatever dtype it is asked for.
-    const oneHots = tf.cast(tf.oneHot(top.indices, classes), 'float32'); // [B, k, C]
+    // A multiply, not tf.cast: on tfjs-backend-webgpu 4.22 a cast from int32 relabels the int32
+    // buffer, and the sum over axis 1 below then builds an invalid shader (zeros); oneHot's own
+    // 'float32' dtype writes int32 bits on wasm. The product is a float32 buffer everywhere.
+    const oneHots = tf.mul(tf.oneHot(top.indices, classes), tf.scalar(1, 'float32')); // [B, k, C]
     const top1 = tf.squeeze(tf.slice(oneHots, [0, 0, 0], [-1, 1, -1]), [1]);
     const meanK = tf.div(tf.sum(oneHots, 1), k);
     const weights = tf.where(tf.reshape(confident, [batch, 1]), top1, meanK);

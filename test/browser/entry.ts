@@ -1,8 +1,10 @@
-// Browser bundle for the WebGL test: the library's ESM build (dist/index.mjs), bundled with
-// esbuild like an application would, plus tfjs and its WebGL backend.
+// Browser bundle for the WebGL and WebGPU tests: the library's ESM build (dist/index.mjs), bundled with
+// esbuild like an application would, plus tfjs and its WebGL and WebGPU backends.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-webgl';
+// Registers itself only where navigator.gpu exists (the WebGPU test's Chromium).
+import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-backend-cpu';
 import { S3N, smallResNet } from '../../dist/index.mjs';
 import { runScenario } from './scenario';

@@ -138,8 +138,9 @@ describe('s3n CLI', () => {
     expect(files).toEqual(['0_complementary.png', '0_discriminative.png', '0_figure.png', '0_peaks.png', '0_resampled.png']);
     const sharp = (await import('sharp')).default;
     const fig = await sharp(path.join(pics, '0_figure.png')).metadata();
-    expect([fig.width, fig.height, fig.format]).toEqual([5 * 256 + 4 * 8, 256, 'png']);
+    // Five titled panels under a header line (HEADER_HEIGHT 34 + TITLE_HEIGHT 30 above each 256-pixel panel).
+    expect([fig.width, fig.height, fig.format]).toEqual([5 * 256 + 4 * 8, 34 + 30 + 256, 'png']);
     const side = await sharp(path.join(pics, '0_resampled.png')).metadata();
-    expect([side.width, side.height]).toEqual([2 * 256 + 8, 256]);
+    expect([side.width, side.height]).toEqual([2 * 256 + 8, 34 + 30 + 256]);
   }, 90000);
 });
