@@ -66,7 +66,7 @@ describe('S3N training step across backends', () => {
       for (const mode of ['all', 'random', 'extreme'] as const) {
         s3n.setModes({ training: mode });
         loss?.dispose();
-        loss = s3n.trainStep(images, labels, opt);
+        loss = s3n.trainStep(images, labels, opt, { validateLabels: false, skipNonFinite: false });
       }
     } finally {
       spies.forEach((s) => s.mockRestore());
@@ -138,7 +138,9 @@ describe('S3N training step across backends', () => {
         for (const mode of ['all', 'random', 'extreme'] as const) {
           s3n.setModes({ training: mode });
           loss?.dispose();
-          loss = s3n.trainStep(images, labels, opt);
+          // The two guards that read one small tensor each (label range, non-finite step) are
+          // off: what remains is the step itself, which must never read back to the host.
+          loss = s3n.trainStep(images, labels, opt, { validateLabels: false, skipNonFinite: false });
         }
       } finally {
         reads.restore();
