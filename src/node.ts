@@ -15,6 +15,9 @@
  * - {@link fileSystem} is a `tf.io.IOHandler` for `model.json` + `weights.bin` folders;
  *   {@link saveCheckpoint}, {@link loadCheckpoint} and {@link CheckpointRun} save and resume
  *   training runs (model, optimiser momentum and run state).
+ * - {@link loadTorchWeights} loads a PyTorch `.pth`/`.pt` or `.safetensors` state dict (e.g.
+ *   torchvision's `resnet50-0676ba61.pth`) into `torchvisionResNet`; {@link loadKerasWeights} a
+ *   Keras `.h5` weights file into `resnet50`.
  *
  * This entry does not register the S3N layers: import the main entry (`s3n-layers`) too before
  * loading a saved S3N model with {@link loadCheckpoint} or `tf.loadLayersModel`.
@@ -46,3 +49,5 @@
  */
 export * from './data';
 export * from './io';
+export { loadTorchWeights, loadKerasWeights } from './io/pretrained_weights';
+export type { WeightFileReport } from './io/pretrained_weights';
