@@ -54,7 +54,8 @@ function kerasKind(name: string): string {
  * @param model A `tf.LayersModel` with Keras' layer names (e.g. {@link resnet50}; nested models are searched).
  * @param layers Layer name → its weights, e.g. from `readKerasH5` (`s3n-layers/node`).
  * @param options `classifier` layers that may be ignored, `caller` and `source` for messages.
- * @returns which weights were loaded (`layer/weight name`) and which were ignored, and why.
+ * @returns which weights were loaded and which were ignored, and why, each named
+ *   `layer/weight` (Keras' weight name, e.g. `conv1_conv/kernel:0`, when it starts with its layer's).
  *
  * @example
  * ```ts
@@ -99,7 +100,7 @@ export function assignKerasWeights(model: tfl.LayersModel, layers: KerasLayerWei
     const weights: PlannedWeight[] = [];
     layer.weights.forEach((w, i) => {
       const fw = fileWeights[i];
-      const key = `${layer.name}/${fw.name}`;
+      const key = fw.name.startsWith(`${layer.name}/`) ? fw.name : `${layer.name}/${fw.name}`;
       const bad = valueProblems(key, fw);
       if (bad.length > 0) return problems.push(...bad);
       if (kerasKind(fw.name) !== kinds[i]) return problems.push(`layer '${layer.name}': weight ${i} of the model is '${kinds[i]}', of the file '${fw.name}'`);
@@ -117,7 +118,7 @@ export function assignKerasWeights(model: tfl.LayersModel, layers: KerasLayerWei
   for (const [name, ws] of layers) {
     if (names.has(name) || ws.length === 0) continue;
     if (classifier.includes(name)) {
-      for (const w of ws) ignored.push({ key: `${name}/${w.name}`, reason: `the model has no classifier '${name}' (a backbone without the file's head)` });
+      for (const w of ws) ignored.push({ key: w.name.startsWith(`${name}/`) ? w.name : `${name}/${w.name}`, reason: `the model has no classifier '${name}' (a backbone without the file's head)` });
     } else {
       unexpected.push(`unexpected layer '${name}' (${ws.map((w) => `${w.name} ${shapeText(w.shape)}`).join(', ')}): the model has no layer of that name`);
     }
