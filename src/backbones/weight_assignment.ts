@@ -13,7 +13,12 @@ export interface WeightLoadReport {
   /** Keys of the arrays that were assigned to the model, in the model's layer order. */
   loaded: string[];
   /** Keys of the file that were left out on purpose, each with the reason (e.g. `num_batches_tracked`, the classifier `fc.*`). */
-  ignored: { key: string; reason: string }[];
+  ignored: {
+    /** The key in the file. */
+    key: string;
+    /** Why it was not loaded. */
+    reason: string;
+  }[];
 }
 
 /** Problems shown in full in a loader's error message; the rest are counted. */

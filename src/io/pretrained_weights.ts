@@ -28,7 +28,7 @@ function checkModel(fn: string, model: unknown): asserts model is tfl.LayersMode
  * Reads a PyTorch state dict — a `.pth`/`.pt` file (`torch.save`'s zip format, or the legacy
  * pickle format; only the tensor-rebuild functions a state dict needs are ever unpickled) or a
  * `.safetensors` file (timm, Hugging Face) — and loads it into a model whose layers are named
- * like the PyTorch modules, such as {@link torchvisionResNet} (see {@link assignTorchStateDict}:
+ * like the PyTorch modules, such as `torchvisionResNet` of `s3n-layers` (see {@link assignTorchStateDict}:
  * convolution and linear weights transposed, batch-norm running statistics loaded,
  * `num_batches_tracked` and a classifier `fc.*` the model lacks ignored and reported).
  *
@@ -63,7 +63,7 @@ export async function loadTorchWeights(model: tfl.LayersModel, file: string): Pr
  * Reads a Keras `.h5` weights file (`model.save_weights('x.h5')` or `model.save('x.h5')` of
  * Keras 2, `layer_names` / `weight_names` layout, split attributes included; e.g.
  * `resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`) and loads it by layer name and weight
- * order into a model with Keras' layer names, such as {@link resnet50} (see
+ * order into a model with Keras' layer names, such as `resnet50` of `s3n-layers` (see
  * {@link assignKerasWeights}; Keras kernels are already `[kh, kw, in, out]`). Keras' ResNet-50
  * expects "caffe" preprocessing: BGR, mean `[103.939, 116.779, 123.68]` subtracted from 0–255
  * values, no scaling.
