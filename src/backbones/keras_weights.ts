@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { KerasLayerWeights } from '../io/weights/keras_h5';
 import { describe, fail } from '../ops/validation';
 import {
+  loaderOptions,
   applyPlan,
   checkLoaderArgs,
   PlannedLayer,
@@ -64,17 +65,7 @@ function kerasKind(name: string): string {
  * ```
  */
 export function assignKerasWeights(model: tfl.LayersModel, layers: KerasLayerWeights, options: AssignKerasOptions = {}): WeightLoadReport {
-  let fn = 'assignKerasWeights';
-  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object like { classifier?, caller?, source? }', describe(options));
-  if (options.caller !== undefined) {
-    if (typeof options.caller !== 'string' || options.caller === '') fail(fn, 'options.caller', 'a non-empty string', describe(options.caller));
-    fn = options.caller;
-  }
-  const classifier = options.classifier ?? ['predictions', 'fc1000'];
-  if (!Array.isArray(classifier) || !classifier.every((c) => typeof c === 'string' && c !== '')) {
-    fail(fn, 'options.classifier', 'an array of layer names', describe(classifier));
-  }
-  const source = options.source ?? 'the weights';
+  const { fn, classifier, source } = loaderOptions('assignKerasWeights', options, { classifier: ['predictions', 'fc1000'], source: 'the weights', what: 'layer' });
   checkLoaderArgs(fn, model, layers);
   for (const [name, ws] of layers) {
     if (typeof name !== 'string' || !Array.isArray(ws)) fail(fn, 'layers', 'a Map from layer names to arrays of weights', `the entry ${describe(name)}`);

@@ -12,6 +12,7 @@ import type { StateDict } from '../io/state_dict';
 import { describe, fail } from '../ops/validation';
 import { STAGE_TABLE } from './torchvision_resnet';
 import {
+  loaderOptions,
   applyPlan,
   checkLoaderArgs,
   PlannedLayer,
@@ -147,17 +148,7 @@ function depthHint(fileKeys: string[], modelNames: string[]): string {
  * ```
  */
 export function assignTorchStateDict(model: tfl.LayersModel, stateDict: StateDict, options: AssignTorchOptions = {}): WeightLoadReport {
-  let fn = 'assignTorchStateDict';
-  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object like { classifier?, caller?, source? }', describe(options));
-  if (options.caller !== undefined) {
-    if (typeof options.caller !== 'string' || options.caller === '') fail(fn, 'options.caller', 'a non-empty string', describe(options.caller));
-    fn = options.caller;
-  }
-  const classifier = options.classifier ?? ['fc', 'classifier'];
-  if (!Array.isArray(classifier) || !classifier.every((c) => typeof c === 'string' && c !== '')) {
-    fail(fn, 'options.classifier', 'an array of module names', describe(classifier));
-  }
-  const source = options.source ?? 'the state dict';
+  const { fn, classifier, source } = loaderOptions('assignTorchStateDict', options, { classifier: ['fc', 'classifier'], source: 'the state dict', what: 'module' });
   checkLoaderArgs(fn, model, stateDict);
   const keys = stateDictKeys(fn, stateDict);
 

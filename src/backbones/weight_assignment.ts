@@ -59,6 +59,37 @@ export function weightKind(w: tfl.LayerVariable): string {
   return name.slice(name.lastIndexOf('/') + 1);
 }
 
+/** The options both loaders take: the classifier names that may be ignored, and message names. */
+export interface LoaderOptions {
+  /** Names of classifier layers or modules that may be ignored when the model lacks them. */
+  classifier?: string[];
+  /** Function name that error messages start with. */
+  caller?: string;
+  /** How messages name the weights' source (e.g. the file). */
+  source?: string;
+}
+
+/**
+ * Validates a loader's options and fills in the defaults: the function name for messages, the
+ * classifier names, and the source's name.
+ */
+export function loaderOptions(
+  fn: string,
+  options: LoaderOptions,
+  defaults: { classifier: string[]; source: string; what: string },
+): { fn: string; classifier: string[]; source: string } {
+  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object like { classifier?, caller?, source? }', describe(options));
+  if (options.caller !== undefined) {
+    if (typeof options.caller !== 'string' || options.caller === '') fail(fn, 'options.caller', 'a non-empty string', describe(options.caller));
+    fn = options.caller;
+  }
+  const classifier = options.classifier ?? defaults.classifier;
+  if (!Array.isArray(classifier) || !classifier.every((c) => typeof c === 'string' && c !== '')) {
+    fail(fn, 'options.classifier', `an array of ${defaults.what} names`, describe(classifier));
+  }
+  return { fn, classifier, source: options.source ?? defaults.source };
+}
+
 /** Checks the model and state-dict arguments of a loader. */
 export function checkLoaderArgs(fn: string, model: unknown, stateDict: unknown): asserts model is tfl.LayersModel {
   if (!(model instanceof tfl.LayersModel)) fail(fn, 'model', 'a tf.LayersModel', describe(model));
