@@ -21,6 +21,7 @@ import { ImagePipeline } from '../data/pipeline';
 import { BACKENDS, BackendName, setupBackend, UsageError } from './backend';
 import { alignClasses, evaluate } from './evaluate';
 import { loadS3N } from './model_setup';
+import { checkWeightsOption } from './pretrained';
 import { writeExplanationPictures } from './picture';
 import { exportForWeb } from './export';
 import { writeSyntheticDataset } from './synthetic';
@@ -50,7 +51,11 @@ Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is
   --dataset KIND        cub, aircraft, cars or folder (DIR/train/<class>/*, DIR/test/<class>/*)
   --data DIR            the dataset root in its official layout
   --annotation LEVEL    FGVC-Aircraft labels: variant (default), family or manufacturer
-  --backbone NAME       resnet50 (default), small, or PATH of a tfjs LayersModel (model.json)
+  --backbone NAME       resnet50 (default), small, torchvision-resnet18|34|50|101|152, or PATH of a
+                        tfjs LayersModel (model.json)
+  --weights FILE        pretrained backbone weights: a PyTorch .pth/.pt/.safetensors state dict for
+                        torchvision-resnet* (e.g. torchvision's resnet50-0676ba61.pth), a Keras .h5
+                        for resnet50 (its caffe preprocessing is then built into the backbone)
   --cut-layer NAME      layer to cut a PATH backbone at (its output is the feature map)
   --widths A,B,...      stage widths of the small backbone (default 16,32,64)
   --input-size N        input side in pixels (default 448)
@@ -174,6 +179,7 @@ const TRAIN_OPTIONS: OptionSpec = {
   data: { type: 'string' },
   annotation: { type: 'string' },
   backbone: { type: 'string' },
+  weights: { type: 'string' },
   'cut-layer': { type: 'string' },
   widths: { type: 'string' },
   'input-size': { type: 'string' },
@@ -205,6 +211,7 @@ async function cmdTrain(args: string[]): Promise<void> {
     data: str(v, 'data', true) as string,
     annotation: annotation === undefined ? undefined : choice(v, 'annotation', ['variant', 'family', 'manufacturer'] as const),
     backbone: str(v, 'backbone') ?? 'resnet50',
+    weights: str(v, 'weights'),
     cutLayer: str(v, 'cut-layer'),
     widths: widths(v),
     inputSize: num(v, 'input-size', 448, 'positive-int'),
@@ -225,6 +232,7 @@ async function cmdTrain(args: string[]): Promise<void> {
     log: print,
     warn,
   };
+  checkWeightsOption(opts.backbone, opts.weights);
   await backendFrom(v);
   const explicit = new Set(Object.keys(v).filter((k) => v[k] !== undefined).map((k) => FIELD[k] ?? k));
   const { s3n } = await train(opts, explicit);

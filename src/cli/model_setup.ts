@@ -9,12 +9,18 @@ import { loadCheckpoint, LoadedCheckpoint } from '../io/checkpoint';
 import { S3N } from '../model/s3n';
 import { formatShape } from '../ops/validation';
 import { UsageError } from './backend';
+import { buildPretrainedBackbone } from './pretrained';
 import { setBatchNormMomentum as setLayerMomentum } from '../tfjs_internals';
 
 /** How the network was built; saved in checkpoints. */
 export interface ModelConfig {
-  /** `'resnet50'`, `'small'`, or a path to a tfjs LayersModel (`model.json` or its folder). */
+  /**
+   * `'resnet50'`, `'small'`, `'torchvision-resnet18'` (also 34, 50, 101, 152), or a path to a
+   * tfjs LayersModel (`model.json` or its folder).
+   */
   backbone: string;
+  /** Pretrained weights: a PyTorch `.pth`/`.pt`/`.safetensors` file (torchvision-resnet*) or a Keras `.h5` file (resnet50). */
+  weights?: string;
   /** Layer to cut a loaded backbone at. */
   cutLayer?: string;
   /** Stage widths of the `'small'` backbone. */
@@ -62,8 +68,10 @@ export function setBatchNormMomentum(model: tfl.LayersModel, momentum: number): 
  * Builds the backbone `[batch, inputSize, inputSize, 3] → [batch, h, w, depth]`, with the
  * batch-norm momentum `cfg.bnMomentum` when set.
  */
-export async function buildBackbone(cfg: ModelConfig): Promise<tfl.LayersModel> {
+export async function buildBackbone(cfg: ModelConfig, log?: (line: string) => void): Promise<tfl.LayersModel> {
   const batchNormMomentum = cfg.bnMomentum;
+  const pretrained = await buildPretrainedBackbone(cfg, log);
+  if (pretrained) return pretrained;
   if (cfg.backbone === 'resnet50') return resnet50({ inputSize: cfg.inputSize, seed: cfg.seed, batchNormMomentum });
   if (cfg.backbone === 'small') return smallResNet({ inputSize: cfg.inputSize, widths: cfg.widths, seed: cfg.seed, batchNormMomentum });
   let model: tfl.LayersModel;
@@ -93,9 +101,9 @@ export async function buildBackbone(cfg: ModelConfig): Promise<tfl.LayersModel> 
   return tfl.model({ inputs: input, outputs: cut.apply(input) as tfl.SymbolicTensor, name: `${cut.name}_${cfg.inputSize}` });
 }
 
-/** Builds a fresh S3N from a {@link ModelConfig}. */
-export async function buildS3N(cfg: ModelConfig): Promise<S3N> {
-  const backbone = await buildBackbone(cfg);
+/** Builds a fresh S3N from a {@link ModelConfig} (`log` gets the line saying which weights were loaded). */
+export async function buildS3N(cfg: ModelConfig, log?: (line: string) => void): Promise<S3N> {
+  const backbone = await buildBackbone(cfg, log);
   return S3N.create(backbone, { classes: cfg.classes, seed: cfg.seed, gridSize: cfg.gridSize, paddingSize: cfg.paddingSize, fwhm: cfg.fwhm });
 }
 

@@ -24,6 +24,8 @@ export interface TrainOptions {
   /** FGVC-Aircraft label level. */
   annotation?: AircraftAnnotation;
   backbone: string;
+  /** Pretrained weights of the backbone (`--weights`: .pth/.pt/.safetensors for torchvision-resnet*, .h5 for resnet50). */
+  weights?: string;
   cutLayer?: string;
   widths?: number[];
   inputSize: number;
@@ -179,6 +181,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   }
   const modelConfig: ModelConfig = {
     backbone: options.backbone,
+    weights: options.weights,
     cutLayer: options.cutLayer,
     widths: options.widths,
     inputSize: options.inputSize,
@@ -189,7 +192,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     fwhm: options.fwhm,
     bnMomentum: options.bnMomentum,
   };
-  s3n ??= await buildS3N(modelConfig);
+  s3n ??= await buildS3N(modelConfig, opts.log);
   s3n.setGradCheckpointing(options.gradCheckpointing === true);
   const optimizer = s3n.createOptimizer({ learningRate: options.lr });
   if (restore) await restore(optimizer);
