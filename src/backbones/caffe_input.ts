@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { describe, fail, formatShape } from '../ops/validation';
+import { describeValue, fail, formatShape } from '../ops/validation';
 
 /** ImageNet channel means (R, G, B) on [0, 1] values, the pipeline's normalisation. */
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -39,7 +39,7 @@ export const CAFFE_MEAN_BGR: readonly [number, number, number] = [103.939, 116.7
  */
 export function withCaffePreprocessing(backbone: tfl.LayersModel): tfl.LayersModel {
   const fn = 'withCaffePreprocessing';
-  if (!(backbone instanceof tfl.LayersModel)) fail(fn, 'backbone', 'a tf.LayersModel', describe(backbone));
+  if (!(backbone instanceof tfl.LayersModel)) fail(fn, 'backbone', 'a tf.LayersModel', describeValue(backbone));
   const shape = backbone.inputs.length === 1 ? backbone.inputs[0].shape : [];
   if (shape.length !== 4 || shape[3] !== 3) {
     fail(fn, 'backbone', 'a model with one input [batch, height, width, 3]', `input shape ${backbone.inputs.map((i) => formatShape(i.shape)).join(', ')}`);

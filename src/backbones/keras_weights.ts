@@ -5,7 +5,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { KerasLayerWeights } from '../io/weights/keras_h5';
-import { describe, fail } from '../ops/validation';
+import { describeValue, fail } from '../ops/validation';
 import {
   loaderOptions,
   applyPlan,
@@ -68,7 +68,7 @@ export function assignKerasWeights(model: tfl.LayersModel, layers: KerasLayerWei
   const { fn, classifier, source } = loaderOptions('assignKerasWeights', options, { classifier: ['predictions', 'fc1000'], source: 'the weights', what: 'layer' });
   checkLoaderArgs(fn, model, layers);
   for (const [name, ws] of layers) {
-    if (typeof name !== 'string' || !Array.isArray(ws)) fail(fn, 'layers', 'a Map from layer names to arrays of weights', `the entry ${describe(name)}`);
+    if (typeof name !== 'string' || !Array.isArray(ws)) fail(fn, 'layers', 'a Map from layer names to arrays of weights', `the entry ${describeValue(name)}`);
   }
 
   const modelLayers = weightedLayers(model);

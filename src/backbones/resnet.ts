@@ -5,7 +5,7 @@
  * A backbone maps images `[batch, height, width, 3]` to features `[batch, h, w, depth]`.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, describe, fail, formatShape, toSize2d } from '../ops/validation';
+import { checkInteger, describeValue, fail, formatShape, toSize2d } from '../ops/validation';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -73,7 +73,7 @@ class ResNetBuilder {
 
 function bnMomentum(fn: string, options: ResNetOptions): number {
   const m = options.batchNormMomentum ?? 0.99;
-  if (typeof m !== 'number' || !(m >= 0 && m < 1)) fail(fn, 'batchNormMomentum', 'a number in [0, 1)', describe(m));
+  if (typeof m !== 'number' || !(m >= 0 && m < 1)) fail(fn, 'batchNormMomentum', 'a number in [0, 1)', describeValue(m));
   return m;
 }
 
@@ -129,7 +129,7 @@ export interface SmallResNetOptions extends ResNetOptions {
 export function smallResNet(options: SmallResNetOptions = {}): tfl.LayersModel {
   const widths = options.widths ?? [16, 32, 64];
   if (!Array.isArray(widths) || widths.length === 0 || !widths.every((w) => Number.isInteger(w) && w >= 1)) {
-    fail('smallResNet', 'widths', 'a non-empty array of positive integers', describe(widths));
+    fail('smallResNet', 'widths', 'a non-empty array of positive integers', describeValue(widths));
   }
   const input = inputOf('smallResNet', options);
   const b = new ResNetBuilder(options.seed, 1e-3, bnMomentum('smallResNet', options));
@@ -151,11 +151,11 @@ export function smallResNet(options: SmallResNetOptions = {}): tfl.LayersModel {
  * ```
  */
 export function cutBackbone(model: tfl.LayersModel, layerName: string): tfl.LayersModel {
-  if (!(model instanceof tfl.LayersModel)) fail('cutBackbone', 'model', 'a tf.LayersModel', describe(model));
+  if (!(model instanceof tfl.LayersModel)) fail('cutBackbone', 'model', 'a tf.LayersModel', describeValue(model));
   const names = model.layers.map((l) => l.name);
   if (!names.includes(layerName)) {
     const shown = names.length > 12 ? `${names.slice(0, 6).join(', ')}, …, ${names.slice(-6).join(', ')}` : names.join(', ');
-    fail('cutBackbone', 'layerName', `the name of one of the model's layers (${shown})`, describe(layerName));
+    fail('cutBackbone', 'layerName', `the name of one of the model's layers (${shown})`, describeValue(layerName));
   }
   const output = model.getLayer(layerName).output;
   if (Array.isArray(output)) fail('cutBackbone', 'layerName', 'a layer with a single output', `'${layerName}' with ${output.length} outputs`);

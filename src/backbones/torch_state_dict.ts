@@ -9,7 +9,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { StateDict } from '../io/state_dict';
-import { describe, fail } from '../ops/validation';
+import { describeValue, fail } from '../ops/validation';
 import { STAGE_TABLE } from './torchvision_resnet';
 import {
   loaderOptions,

@@ -11,7 +11,7 @@
  * is even and so split evenly, exactly like PyTorch's `padding=1`.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkOneOf, describe, fail, toSize2d } from '../ops/validation';
+import { checkOneOf, describeValue, fail, toSize2d } from '../ops/validation';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -132,22 +132,22 @@ export class TorchLayerBuilder {
 /** Checks `batchNormMomentum` (default 0.9, PyTorch's 0.1). @internal */
 export function torchBatchNormMomentum(fn: string, value: unknown): number {
   const m = value ?? 0.9;
-  if (typeof m !== 'number' || !(m >= 0 && m < 1)) fail(fn, 'options.batchNormMomentum', 'a number in [0, 1)', describe(m));
+  if (typeof m !== 'number' || !(m >= 0 && m < 1)) fail(fn, 'options.batchNormMomentum', 'a number in [0, 1)', describeValue(m));
   return m;
 }
 
 /** Checks the options object and the model name of a torchvision builder. @internal */
 export function checkTorchOptions(fn: string, options: unknown, defaultName: string): { size: [number, number]; name: string; seed?: number; zeros: boolean } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    fail(fn, 'options', 'an object like { inputSize: 224 }', describe(options));
+    fail(fn, 'options', 'an object like { inputSize: 224 }', describeValue(options));
   }
   const o = options as { inputSize?: unknown; seed?: unknown; name?: unknown; initializer?: unknown };
   if (o.inputSize === undefined) fail(fn, 'options.inputSize', 'a positive integer or a [height, width] pair of positive integers', 'undefined');
   const size = toSize2d(fn, 'options.inputSize', o.inputSize);
-  if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) fail(fn, 'options.seed', 'an integer or undefined', describe(o.seed));
+  if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) fail(fn, 'options.seed', 'an integer or undefined', describeValue(o.seed));
   const name = o.name ?? defaultName;
   if (typeof name !== 'string' || !/^[A-Za-z0-9][-A-Za-z0-9._/]*$/.test(name)) {
-    fail(fn, 'options.name', 'a name of letters, digits, -, ., _ and / that starts with a letter or digit', describe(name));
+    fail(fn, 'options.name', 'a name of letters, digits, -, ., _ and / that starts with a letter or digit', describeValue(name));
   }
   const init = o.initializer ?? 'random';
   checkOneOf(fn, 'options.initializer', init, ['random', 'zeros'] as const);
@@ -183,7 +183,7 @@ export function checkTorchOptions(fn: string, options: unknown, defaultName: str
  */
 export function torchvisionResNet(depth: TorchvisionResNetDepth, options: TorchvisionResNetOptions): tfl.LayersModel {
   const fn = 'torchvisionResNet';
-  if (!(TORCHVISION_RESNET_DEPTHS as readonly unknown[]).includes(depth)) fail(fn, 'depth', `one of ${TORCHVISION_RESNET_DEPTHS.join(', ')}`, describe(depth));
+  if (!(TORCHVISION_RESNET_DEPTHS as readonly unknown[]).includes(depth)) fail(fn, 'depth', `one of ${TORCHVISION_RESNET_DEPTHS.join(', ')}`, describeValue(depth));
   const { size, name, seed, zeros } = checkTorchOptions(fn, options, `torchvision_resnet${depth}`);
   const b = new TorchLayerBuilder(seed, torchBatchNormMomentum(fn, options.batchNormMomentum), zeros);
   const input = tfl.input({ shape: [size[0], size[1], 3], name: 'input' });

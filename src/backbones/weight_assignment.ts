@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { RawTensor, StateDict } from '../io/state_dict';
-import { describe, fail } from '../ops/validation';
+import { describeValue, fail } from '../ops/validation';
 
 /** What a loader did with each array of a state dict. */
 export interface WeightLoadReport {
@@ -78,28 +78,28 @@ export function loaderOptions(
   options: LoaderOptions,
   defaults: { classifier: string[]; source: string; what: string },
 ): { fn: string; classifier: string[]; source: string } {
-  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object like { classifier?, caller?, source? }', describe(options));
+  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object like { classifier?, caller?, source? }', describeValue(options));
   if (options.caller !== undefined) {
-    if (typeof options.caller !== 'string' || options.caller === '') fail(fn, 'options.caller', 'a non-empty string', describe(options.caller));
+    if (typeof options.caller !== 'string' || options.caller === '') fail(fn, 'options.caller', 'a non-empty string', describeValue(options.caller));
     fn = options.caller;
   }
   const classifier = options.classifier ?? defaults.classifier;
   if (!Array.isArray(classifier) || !classifier.every((c) => typeof c === 'string' && c !== '')) {
-    fail(fn, 'options.classifier', `an array of ${defaults.what} names`, describe(classifier));
+    fail(fn, 'options.classifier', `an array of ${defaults.what} names`, describeValue(classifier));
   }
   return { fn, classifier, source: options.source ?? defaults.source };
 }
 
 /** Checks the model and state-dict arguments of a loader. */
 export function checkLoaderArgs(fn: string, model: unknown, stateDict: unknown): asserts model is tfl.LayersModel {
-  if (!(model instanceof tfl.LayersModel)) fail(fn, 'model', 'a tf.LayersModel', describe(model));
-  if (!(stateDict instanceof Map)) fail(fn, 'stateDict', 'a StateDict (a Map from weight names to {shape, dtype, data})', describe(stateDict));
+  if (!(model instanceof tfl.LayersModel)) fail(fn, 'model', 'a tf.LayersModel', describeValue(model));
+  if (!(stateDict instanceof Map)) fail(fn, 'stateDict', 'a StateDict (a Map from weight names to {shape, dtype, data})', describeValue(stateDict));
 }
 
 /** Problems of one array as a float weight: dtype, size against the shape, non-finite values. */
 export function valueProblems(key: string, t: RawTensor): string[] {
   if (t === null || typeof t !== 'object' || !Array.isArray(t.shape) || !ArrayBuffer.isView(t.data)) {
-    return [`'${key}' is not a {shape, dtype, data} array (got ${describe(t)})`];
+    return [`'${key}' is not a {shape, dtype, data} array (got ${describeValue(t)})`];
   }
   if (t.dtype !== 'float32' && t.dtype !== 'float64') return [`'${key}' has dtype ${t.dtype}, but a weight must be float32 (or float64)`];
   const size = t.shape.reduce((a, b) => a * b, 1);
@@ -187,6 +187,6 @@ export function permute(data: ArrayLike<number>, shape: readonly number[], perm:
 export function stateDictKeys(fn: string, stateDict: StateDict): string[] {
   const keys = [...stateDict.keys()];
   const bad = keys.find((k) => typeof k !== 'string');
-  if (bad !== undefined) fail(fn, 'stateDict', 'a Map whose keys are weight names (strings)', `a key ${describe(bad)}`);
+  if (bad !== undefined) fail(fn, 'stateDict', 'a Map whose keys are weight names (strings)', `a key ${describeValue(bad)}`);
   return keys;
 }

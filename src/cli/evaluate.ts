@@ -1,8 +1,7 @@
-/** Top-1 accuracy of the four S3N outputs over a pipeline, and a training step that keeps the fused logits. */
+/** Top-1 accuracy of the four S3N outputs over a pipeline, and class alignment by name. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImagePipeline } from '../data/pipeline';
 import type { DatasetSplits, ImageItem } from '../data/types';
-import type { GroupedSGD } from '../model/optimizer';
 import { S3N, S3N_OUTPUTS } from '../model/s3n';
 import { UsageError } from './backend';
 
@@ -25,19 +24,6 @@ export async function evaluate(s3n: S3N, pipeline: ImagePipeline, epoch = 0): Pr
   }
   const accuracies = Object.fromEntries(S3N_OUTPUTS.map((n, i) => [n, images > 0 ? correct[i] / images : 0])) as Accuracies;
   return { accuracies, images };
-}
-
-/**
- * One training step, the same as {@link S3N.trainStep} (the S3N loss, gradients, the grouped
- * SGD update, the skip of a non-finite step), that also returns how many images the fused
- * output classified right. The labels are not read back (`validateLabels: false`): the CLI's
- * pipeline checked them where they entered.
- */
-export function trainStepWithHits(s3n: S3N, images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD): { loss: tf.Scalar; hits: tf.Scalar; skipped: boolean } {
-  const { loss, outputs, skipped } = s3n.trainStepWithOutputs(images, labels, optimizer, { validateLabels: false });
-  const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(outputs.fused, 1), labels), 'int32')) as tf.Scalar);
-  tf.dispose(Object.values(outputs));
-  return { loss, hits, skipped };
 }
 
 /**

@@ -12,9 +12,10 @@ import type { DatasetSplits } from '../data/types';
 import { CheckpointRun, CheckpointState, loadCheckpoint, readCheckpointState, ResumePlan } from '../io/checkpoint';
 import { writeFileAtomic } from '../io/fs_io';
 import { stepDecay, stageModes } from '../model/schedule';
+import type { GroupedSGD } from '../model/optimizer';
 import { S3N } from '../model/s3n';
 import { UsageError } from './backend';
-import { Accuracies, evaluate, trainStepWithHits } from './evaluate';
+import { Accuracies, evaluate } from './evaluate';
 import { buildS3N, ModelConfig } from './model_setup';
 import { startEpochProgress } from './progress';
 
@@ -84,7 +85,7 @@ export interface EpochMetrics {
 }
 
 /** Options that must agree with the checkpoint when resuming. */
-const FIXED_ON_RESUME = ['dataset', 'backbone', 'cutLayer', 'widths', 'inputSize', 'batchSize', 'lr', 'switchEpoch', 'lrStep', 'seed', 'gridSize', 'paddingSize', 'fwhm', 'bnMomentum', 'annotation'] as const;
+const FIXED_ON_RESUME = ['dataset', 'backbone', 'weights', 'cutLayer', 'widths', 'inputSize', 'batchSize', 'lr', 'switchEpoch', 'lrStep', 'seed', 'gridSize', 'paddingSize', 'fwhm', 'bnMomentum', 'annotation'] as const;
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -214,6 +215,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
       const text = JSON.stringify(metrics, null, 1);
       if (!fs.existsSync(metricsFile) || fs.readFileSync(metricsFile, 'utf8') !== text) await writeFileAtomic(metricsFile, text);
       opts.log(`resuming ${out} after epoch ${state.epoch} (${path.relative(out, plan.checkpoint)})`);
+      if (options.weights !== undefined) opts.log(`weights: the backbone continues from the checkpoint (${options.weights}, loaded when the run started, is not read again)`);
     } else {
       opts.log(`resuming ${out}: it has no checkpoint yet (the run stopped before its first save), so training starts from epoch 1`);
     }
@@ -305,4 +307,17 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   optimizer.dispose();
   if (!fs.existsSync(path.join(out, 'classes.txt'))) await writeFileAtomic(path.join(out, 'classes.txt'), `${data.classNames.join('\n')}\n`);
   return { s3n, metrics, checkpoint, data };
+}
+
+/**
+ * One training step, the same as {@link S3N.trainStep} (the S3N loss, gradients, the grouped
+ * SGD update, the skip of a non-finite step), that also returns how many images the fused
+ * output classified right. The labels are not read back (`validateLabels: false`): the CLI's
+ * pipeline checked them where they entered.
+ */
+export function trainStepWithHits(s3n: S3N, images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD): { loss: tf.Scalar; hits: tf.Scalar; skipped: boolean } {
+  const { loss, outputs, skipped } = s3n.trainStepWithOutputs(images, labels, optimizer, { validateLabels: false });
+  const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(outputs.fused, 1), labels), 'int32')) as tf.Scalar);
+  tf.dispose(Object.values(outputs));
+  return { loss, hits, skipped };
 }

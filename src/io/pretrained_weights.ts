@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { assignKerasWeights } from '../backbones/keras_weights';
 import { assignTorchStateDict } from '../backbones/torch_state_dict';
 import type { WeightLoadReport } from '../backbones/weight_assignment';
-import { describe, fail } from '../ops/validation';
+import { describeValue, fail } from '../ops/validation';
 import { readKerasH5, readWeightFile } from './weights';
 
 /** What {@link loadTorchWeights} and {@link loadKerasWeights} did. */
@@ -21,7 +21,7 @@ export interface WeightFileReport extends WeightLoadReport {
 }
 
 function checkModel(fn: string, model: unknown): asserts model is tfl.LayersModel {
-  if (!(model instanceof tfl.LayersModel)) fail(fn, 'model', 'a tf.LayersModel', describe(model));
+  if (!(model instanceof tfl.LayersModel)) fail(fn, 'model', 'a tf.LayersModel', describeValue(model));
 }
 
 /**

@@ -88,7 +88,7 @@ export function setGradCheckpointing(model: tfl.LayersModel, enable = true): voi
   const fn = 'setGradCheckpointing';
   if (!(model instanceof tfl.LayersModel)) fail(fn, 'model', 'a tf.LayersModel', typeof model);
   const own = model as unknown as { call?: Call & { [CHECKPOINTED]?: boolean } };
-  const on = gradCheckpointing(model);
+  const on = isGradCheckpointed(model);
   if (!enable) {
     if (on) delete own.call; // back to the prototype's call
     return;
@@ -118,7 +118,7 @@ export function setGradCheckpointing(model: tfl.LayersModel, enable = true): voi
 }
 
 /** Whether {@link setGradCheckpointing} is on for `model`. */
-export function gradCheckpointing(model: tfl.LayersModel): boolean {
+export function isGradCheckpointed(model: tfl.LayersModel): boolean {
   const own = model as unknown as { call: Call & { [CHECKPOINTED]?: boolean } };
   return Object.prototype.hasOwnProperty.call(own, 'call') && own.call[CHECKPOINTED] === true;
 }

@@ -8,4 +8,4 @@ export { stageModes, stepDecay } from './schedule';
 export type { StageModes } from './schedule';
 export { leanVariableGrads } from './lean_gradients';
 export type { LeanGrads } from './lean_gradients';
-export { setGradCheckpointing, gradCheckpointing } from './grad_checkpointing';
+export { setGradCheckpointing, isGradCheckpointed } from './grad_checkpointing';

@@ -3,7 +3,7 @@
  * discriminative logits, label-smoothed cross-entropy on the raw and the complementary logits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkTensor, describe, fail } from '../ops/validation';
+import { checkTensor, describeValue, fail } from '../ops/validation';
 import { S3N_DEFAULTS as D } from '../defaults';
 import { canReadSync } from '../tfjs_internals';
 
@@ -47,13 +47,13 @@ export function checkLabelRange(fn: string, labels: tf.Tensor, classes: number):
  * @internal
  */
 export function checkLossOptions(fn: string, options: unknown): { smoothRatio: number; weights: [number, number, number, number]; validateLabels: boolean } {
-  if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object', describe(options));
+  if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object', describeValue(options));
   const { smoothRatio = D.smoothRatio, weights = [1, 1, 1, 1], validateLabels = canReadSync() } = options as S3NLossOptions;
-  if (typeof smoothRatio !== 'number' || !(smoothRatio > 0 && smoothRatio <= 1)) fail(fn, 'smoothRatio', 'a number in (0, 1]', describe(smoothRatio));
+  if (typeof smoothRatio !== 'number' || !(smoothRatio > 0 && smoothRatio <= 1)) fail(fn, 'smoothRatio', 'a number in (0, 1]', describeValue(smoothRatio));
   if (!Array.isArray(weights) || weights.length !== 4 || !weights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
-    fail(fn, 'weights', 'an array of 4 finite numbers >= 0 (fused, raw, discriminative, complementary)', describe(weights));
+    fail(fn, 'weights', 'an array of 4 finite numbers >= 0 (fused, raw, discriminative, complementary)', describeValue(weights));
   }
-  if (typeof validateLabels !== 'boolean') fail(fn, 'validateLabels', 'a boolean', describe(validateLabels));
+  if (typeof validateLabels !== 'boolean') fail(fn, 'validateLabels', 'a boolean', describeValue(validateLabels));
   return { smoothRatio, weights, validateLabels };
 }
 

@@ -20,9 +20,9 @@ import { selectiveSparseSampling } from '../ops/selective_sampling';
 import { Select } from '../layers/select';
 import { derivedSeed, S3N_DEFAULTS, S3N_SEED_OFFSETS } from '../defaults';
 import type { AttentionMode } from '../ops/sparse_attention';
-import { checkInteger, checkTensor, describe, fail, formatShape } from '../ops/validation';
+import { checkInteger, checkTensor, describeValue, fail, formatShape } from '../ops/validation';
 import { checkLabelRange, checkLossOptions, s3nLoss, S3NLossOptions } from './loss';
-import { gradCheckpointing, setGradCheckpointing } from './grad_checkpointing';
+import { isGradCheckpointed, setGradCheckpointing } from './grad_checkpointing';
 import { leanVariableGrads } from './lean_gradients';
 import { GroupedSGD, GroupedSGDOptions, ParamGroup } from './optimizer';
 import { stageModes } from './schedule';
@@ -180,8 +180,8 @@ export class S3N {
    */
   static create(backbone: tfl.LayersModel, options: S3NOptions): S3N {
     const fn = 'S3N.create';
-    if (!(backbone instanceof tfl.LayersModel)) fail(fn, 'backbone', 'a tf.LayersModel', describe(backbone));
-    if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object with at least {classes}', describe(options));
+    if (!(backbone instanceof tfl.LayersModel)) fail(fn, 'backbone', 'a tf.LayersModel', describeValue(backbone));
+    if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object with at least {classes}', describeValue(options));
     checkInteger(fn, 'classes', options.classes, 2);
     if (backbone.inputs.length !== 1 || backbone.outputs.length !== 1) {
       fail(fn, 'backbone', 'a model with one input and one output', `${backbone.inputs.length} inputs and ${backbone.outputs.length} outputs`);
@@ -251,7 +251,7 @@ export class S3N {
    * ```
    */
   static fromModel(model: tfl.LayersModel): S3N {
-    if (!(model instanceof tfl.LayersModel)) fail('S3N.fromModel', 'model', 'a tf.LayersModel', describe(model));
+    if (!(model instanceof tfl.LayersModel)) fail('S3N.fromModel', 'model', 'a tf.LayersModel', describeValue(model));
     return new S3N(model);
   }
 
@@ -335,8 +335,8 @@ export class S3N {
   }
 
   /** Whether {@link S3N.setGradCheckpointing} is on. */
-  get gradCheckpointing(): boolean {
-    return gradCheckpointing(this.backbone);
+  get isGradCheckpointed(): boolean {
+    return isGradCheckpointed(this.backbone);
   }
 
   /** Sets the attention modes directly (see {@link AttentionMode}); an omitted mode is kept. */
@@ -441,10 +441,10 @@ export class S3N {
     if (labels.shape[0] !== images.shape[0]) {
       fail(fn, 'labels', `${images.shape[0]} labels like images`, `${labels.shape[0]}`);
     }
-    if (!(optimizer instanceof GroupedSGD)) fail(fn, 'optimizer', 'a GroupedSGD (s3n.createOptimizer())', describe(optimizer));
+    if (!(optimizer instanceof GroupedSGD)) fail(fn, 'optimizer', 'a GroupedSGD (s3n.createOptimizer())', describeValue(optimizer));
     const { validateLabels } = checkLossOptions(fn, options);
     const skipNonFinite = options.skipNonFinite ?? canReadSync();
-    if (typeof skipNonFinite !== 'boolean') fail(fn, 'skipNonFinite', 'a boolean', describe(skipNonFinite));
+    if (typeof skipNonFinite !== 'boolean') fail(fn, 'skipNonFinite', 'a boolean', describeValue(skipNonFinite));
     if (validateLabels) checkLabelRange(fn, labels, this.classes);
     // The batch-norm moving statistics change in the forward pass: keep their current values
     // (clones share the data, so this copies nothing) to put them back if the step is skipped.

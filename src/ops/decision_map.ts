@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from './stop_gradient';
-import { checkFloat, checkInteger, checkPositive, checkTensor, describe, fail } from './validation';
+import { checkFloat, checkInteger, checkPositive, checkTensor, describeValue, fail } from './validation';
 import { S3N_DEFAULTS as D } from '../defaults';
 
 /** Options of {@link decisionMap}: the entropy gate of §3.1 (defaults: top-5, δ = 0.2). */
@@ -66,7 +66,7 @@ export function decisionMap(classResponseMaps: tf.Tensor4D, options: DecisionMap
   checkFloat(fn, 'classResponseMaps', classResponseMaps);
   const [batch, , , classes] = classResponseMaps.shape;
   if (classes < 2) fail(fn, 'classResponseMaps', 'a tensor with at least 2 classes in its last dimension', `${classes}`);
-  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object', describe(options));
+  if (options === null || typeof options !== 'object') fail(fn, 'options', 'an object', describeValue(options));
   const { topK = D.topK, entropyThreshold = D.entropyThreshold, classScores } = options;
   checkInteger(fn, 'topK', topK, 1);
   checkPositive(fn, 'entropyThreshold', entropyThreshold, true);

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { checkFloat, checkOneOf, checkTensor, describe, fail } from './validation';
+import { checkFloat, checkOneOf, checkTensor, describeValue, fail } from './validation';
 
 /**
  * Extra condition a local maximum must meet to count as a peak.
@@ -77,7 +77,7 @@ export function findPeaks(maps: tf.Tensor4D, options: FindPeaksOptions = {}): tf
   const opts = options ?? {};
   const windowSize = opts.windowSize ?? 3;
   if (typeof windowSize !== 'number' || !Number.isInteger(windowSize) || windowSize < 1 || windowSize % 2 !== 1) {
-    fail(FN, 'options.windowSize', 'an odd integer >= 1', describe(windowSize));
+    fail(FN, 'options.windowSize', 'an odd integer >= 1', describeValue(windowSize));
   }
   const filter = opts.filter ?? 'mean';
   checkOneOf(FN, 'options.filter', filter, FILTERS);

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { checkInteger, checkPositive, describe, fail } from './validation';
+import { checkInteger, checkPositive, describeValue, fail } from './validation';
 
 const FN = 'gaussianKernel';
 
@@ -83,7 +83,7 @@ export function gaussianKernel(theta: number | tf.Tensor, size: number, offset?:
     else if (offset.rank === 2 && offset.shape[1] === 2) offsetCount = offset.shape[0];
     else fail(FN, 'offset', OFFSET_EXPECTED, `shape [${offset.shape.join(',')}]`);
   } else if (!(Array.isArray(offset) && offset.length === 2 && offset.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
-    fail(FN, 'offset', OFFSET_EXPECTED, describe(offset));
+    fail(FN, 'offset', OFFSET_EXPECTED, describeValue(offset));
   }
 
   let count: number | null = null;

@@ -22,7 +22,7 @@ import {
   runFusedGridSample,
   runFusedGridSampleGrad,
 } from './grid_sample_kernel';
-import { checkBoolean, checkFloat, checkOneOf, checkTensor, describe, fail } from './validation';
+import { checkBoolean, checkFloat, checkOneOf, checkTensor, describeValue, fail } from './validation';
 import { FUSED_KERNELS_FLAG } from './js_kernel';
 
 export { FUSED_KERNELS_FLAG };
@@ -54,11 +54,22 @@ export interface GridSampleOptions {
    * (PyTorch 0.4.1, which the reference code targets, always behaved that way).
    */
   alignCorners?: boolean;
+  /**
+   * Which implementation runs: `'auto'` (default: the fused kernel when the active backend has
+   * one and the `S3N_FUSED_KERNELS` flag is on, otherwise the composite of tfjs ops), `'fused'`
+   * (an error when the backend has none) or `'composite'` (the path webgl, webgpu and tfjs-node
+   * run). Both give the same values and gradients to float32 rounding.
+   */
+  implementation?: GridSampleImplementation;
 }
+
+/** The implementations of {@link gridSample}, see {@link GridSampleOptions.implementation}. */
+export type GridSampleImplementation = 'auto' | 'fused' | 'composite';
 
 const OP = 'gridSample';
 const MODES: readonly GridSampleMode[] = ['bilinear', 'nearest'];
 const PADDING_MODES: readonly GridSamplePaddingMode[] = ['zeros', 'border', 'reflection'];
+const IMPLEMENTATIONS: readonly GridSampleImplementation[] = ['auto', 'fused', 'composite'];
 
 /**
  * Samples `input` at the points of `grid`, like PyTorch's `F.grid_sample` but channels-last.
@@ -86,7 +97,8 @@ const PADDING_MODES: readonly GridSamplePaddingMode[] = ['zeros', 'border', 'ref
  *
  * @param input `[batch, height, width, channels]`, float32.
  * @param grid `[batch, outHeight, outWidth, 2]`, float32, last dim `(x, y)`.
- * @param options `mode` (`'bilinear'`), `paddingMode` (`'zeros'`), `alignCorners` (`false`).
+ * @param options `mode` (`'bilinear'`), `paddingMode` (`'zeros'`), `alignCorners` (`false`),
+ *   `implementation` (`'auto'`).
  * @returns `[batch, outHeight, outWidth, channels]`.
  *
  * @example
@@ -103,22 +115,12 @@ const PADDING_MODES: readonly GridSamplePaddingMode[] = ['zeros', 'border', 'ref
  * ```
  */
 export function gridSample(input: tf.Tensor4D, grid: tf.Tensor4D, options: GridSampleOptions = {}): tf.Tensor4D {
-  const config = checkArguments(input, grid, options);
-  return tf.tidy(() => gridSampleImpl(input, grid, config, 'auto'));
+  const { config, implementation } = checkArguments(input, grid, options);
+  return tf.tidy(() => sampleGrid(input, grid, config, implementation));
 }
 
-/**
- * `gridSample` without argument checks, with a choice of implementation: `'auto'` (fused
- * kernel when the active backend has one, else composite), `'fused'` or `'composite'`.
- *
- * @internal For tests.
- */
-export function gridSampleImpl(
-  input: tf.Tensor4D,
-  grid: tf.Tensor4D,
-  config: GridSampleConfig,
-  implementation: 'auto' | 'fused' | 'composite',
-): tf.Tensor4D {
+/** `gridSample` after its argument checks. */
+function sampleGrid(input: tf.Tensor4D, grid: tf.Tensor4D, config: GridSampleConfig, implementation: GridSampleImplementation): tf.Tensor4D {
   const available = hasFusedGridSample(tf.getBackend());
   if (implementation === 'auto' && !tf.env().getBool(FUSED_KERNELS_FLAG)) implementation = 'composite';
   if (implementation === 'fused' && !available) {
@@ -150,7 +152,7 @@ export function gridSampleImpl(
   return sample(input, grid) as tf.Tensor4D;
 }
 
-function checkArguments(input: unknown, grid: unknown, options: unknown): GridSampleConfig {
+function checkArguments(input: unknown, grid: unknown, options: unknown): { config: GridSampleConfig; implementation: GridSampleImplementation } {
   checkTensor(OP, 'input', input, 4, '[batch, height, width, channels]');
   checkTensor(OP, 'grid', grid, 4, '[batch, outHeight, outWidth, 2]');
   if (grid.shape[3] !== 2) {
@@ -166,12 +168,13 @@ function checkArguments(input: unknown, grid: unknown, options: unknown): GridSa
   }
   checkFloat(OP, 'input', input);
   checkFloat(OP, 'grid', grid);
-  if (options === null || typeof options !== 'object') fail(OP, 'options', 'an object', describe(options));
-  const { mode = 'bilinear', paddingMode = 'zeros', alignCorners = false } = options as GridSampleOptions;
+  if (options === null || typeof options !== 'object') fail(OP, 'options', 'an object', describeValue(options));
+  const { mode = 'bilinear', paddingMode = 'zeros', alignCorners = false, implementation = 'auto' } = options as GridSampleOptions;
   checkOneOf(OP, 'options.mode', mode, MODES);
   checkOneOf(OP, 'options.paddingMode', paddingMode, PADDING_MODES);
   checkBoolean(OP, 'options.alignCorners', alignCorners);
-  return { mode, paddingMode, alignCorners };
+  checkOneOf(OP, 'options.implementation', implementation, IMPLEMENTATIONS);
+  return { config: { mode, paddingMode, alignCorners }, implementation };
 }
 
 // ---------------------------------------------------------------------------------------------

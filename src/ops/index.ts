@@ -5,7 +5,7 @@
  * @module ops
  */
 export { gridSample, FUSED_KERNELS_FLAG } from './grid_sample';
-export type { GridSampleOptions, GridSampleMode, GridSamplePaddingMode } from './grid_sample';
+export type { GridSampleOptions, GridSampleMode, GridSamplePaddingMode, GridSampleImplementation } from './grid_sample';
 export { findPeaks } from './find_peaks';
 export type { FindPeaksOptions, PeakFilter } from './find_peaks';
 export { peakAggregation } from './peak_aggregation';

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { checkFloat, checkInteger, checkPositive, checkTensor, describe, fail, toSize2d } from './validation';
+import { checkFloat, checkInteger, checkPositive, checkTensor, describeValue, fail, toSize2d } from './validation';
 import { S3N_DEFAULTS as D } from '../defaults';
 import { stopGradient } from './stop_gradient';
 
@@ -120,7 +120,7 @@ export function saliencyGrid(saliency: tf.Tensor3D, options: SaliencyGridOptions
   checkFloat(FN, 'saliency', saliency);
   const [, sh, sw] = saliency.shape;
   if (sh < 2 || sw < 2) fail(FN, 'saliency', 'a map of height and width >= 2', `shape [${saliency.shape.join(',')}]`);
-  if (options === null || typeof options !== 'object') fail(FN, 'options', 'an object with an outputSize', describe(options));
+  if (options === null || typeof options !== 'object') fail(FN, 'options', 'an object with an outputSize', describeValue(options));
   const [outH, outW] = toSize2d(FN, 'options.outputSize', options.outputSize);
   const pad = options.paddingSize ?? D.paddingSize;
   checkInteger(FN, 'options.paddingSize', pad, 0);

@@ -60,7 +60,7 @@ export interface SaliencyResampleOptions {
 }
 
 /** The authors' sampling settings (`F.grid_sample` of PyTorch 0.4.1): bilinear, zero padding, corners aligned. */
-export const S3N_SAMPLING: Readonly<Required<GridSampleOptions>> = Object.freeze({ mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
+export const S3N_SAMPLING: Readonly<Required<Omit<GridSampleOptions, 'implementation'>>> = Object.freeze({ mode: 'bilinear', paddingMode: 'zeros', alignCorners: true });
 
 /** What {@link selectiveAttention} returns, each `[batch, size, size]`. */
 export interface SelectiveAttentionResult extends SparseAttentionResult {

@@ -10,11 +10,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Formats a value for an error message (short, JSON-like, `NaN`/`Infinity` kept). */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value instanceof tf.Tensor) return `a ${value.dtype} tensor of shape [${value.shape.join(',')}]`;
   if (typeof value === 'string') return `'${value}'`;
   if (typeof value === 'number') return String(value);
-  if (Array.isArray(value)) return `[${value.map(describe).join(',')}]`;
+  if (Array.isArray(value)) return `[${value.map(describeValue).join(',')}]`;
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'object') return `an object with keys {${Object.keys(value as object).join(', ')}}`;
@@ -33,7 +33,7 @@ export function fail(fn: string, what: string, expected: string, given: string):
 
 /** Checks that `x` is a tf.Tensor of one of the given ranks. */
 export function checkTensor(fn: string, name: string, x: unknown, rank: number, layout: string): asserts x is tf.Tensor {
-  if (!(x instanceof tf.Tensor)) fail(fn, name, `a tf.Tensor of rank ${rank} ${layout}`, describe(x));
+  if (!(x instanceof tf.Tensor)) fail(fn, name, `a tf.Tensor of rank ${rank} ${layout}`, describeValue(x));
   if (x.rank !== rank) {
     fail(fn, name, `a tensor of rank ${rank} ${layout}`, `rank ${x.rank} (shape [${x.shape.join(',')}])`);
   }
@@ -47,26 +47,26 @@ export function checkFloat(fn: string, name: string, x: tf.Tensor): void {
 /** Checks that `value` is one of `choices`. */
 export function checkOneOf<T extends string>(fn: string, name: string, value: unknown, choices: readonly T[]): asserts value is T {
   if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-    fail(fn, name, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, describe(value));
+    fail(fn, name, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, describeValue(value));
   }
 }
 
 /** Checks that `value` is a finite number > 0 (or >= 0 when `allowZero`). */
 export function checkPositive(fn: string, name: string, value: unknown, allowZero = false): asserts value is number {
   const ok = typeof value === 'number' && Number.isFinite(value) && (allowZero ? value >= 0 : value > 0);
-  if (!ok) fail(fn, name, allowZero ? 'a finite number >= 0' : 'a finite number > 0', describe(value));
+  if (!ok) fail(fn, name, allowZero ? 'a finite number >= 0' : 'a finite number > 0', describeValue(value));
 }
 
 /** Checks that `value` is an integer >= `min` (a safe integer: huge values like 1e30 are refused). */
 export function checkInteger(fn: string, name: string, value: unknown, min: number): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    fail(fn, name, `an integer >= ${min}`, describe(value));
+    fail(fn, name, `an integer >= ${min}`, describeValue(value));
   }
 }
 
 /** Checks that `value` is a boolean. */
 export function checkBoolean(fn: string, name: string, value: unknown): asserts value is boolean {
-  if (typeof value !== 'boolean') fail(fn, name, 'a boolean', describe(value));
+  if (typeof value !== 'boolean') fail(fn, name, 'a boolean', describeValue(value));
 }
 
 /**
@@ -78,7 +78,7 @@ export function toSize2d(fn: string, name: string, value: unknown): [number, num
     !Array.isArray(pair) || pair.length !== 2 ||
     !pair.every((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1)
   ) {
-    fail(fn, name, 'a positive integer or a [height, width] pair of positive integers', describe(value));
+    fail(fn, name, 'a positive integer or a [height, width] pair of positive integers', describeValue(value));
   }
   return [pair[0] as number, pair[1] as number];
 }

@@ -76,8 +76,8 @@ it('trains in process without leaking tensors from epoch to epoch, and refuses c
   live.length = 0;
   // Resumed with --grad-checkpointing (not a model setting, so it may change on resume).
   const more = await train({ ...base, epochs: 4, resume: true, gradCheckpointing: true, log });
-  expect(more.s3n.gradCheckpointing).toBe(true);
-  expect(first.s3n.gradCheckpointing).toBe(false);
+  expect(more.s3n.isGradCheckpointed).toBe(true);
+  expect(first.s3n.isGradCheckpointed).toBe(false);
   expect(more.metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
   expect(live).toHaveLength(2);
   expect(live[1]).toBe(live[0]);

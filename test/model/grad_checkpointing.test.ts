@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '../../src/wasm-training';
-import { gradCheckpointing, leanVariableGrads, S3N, setGradCheckpointing, smallResNet } from '../../src';
+import { isGradCheckpointed, leanVariableGrads, S3N, setGradCheckpointing, smallResNet } from '../../src';
 import { onBackend, TEST_BACKENDS } from '../helpers/backends';
 import { expectNoLeak, uniform } from '../helpers/numeric';
 
@@ -13,7 +13,7 @@ import { expectNoLeak, uniform } from '../helpers/numeric';
 async function s3nStep(checkpointing: boolean): Promise<{ loss: number; weights: Float32Array[]; logits: Float32Array }> {
   const s3n = S3N.create(smallResNet({ inputSize: 32, widths: [4, 8], seed: 4 }), { classes: 3, seed: 4 });
   expect(s3n.setGradCheckpointing(checkpointing)).toBe(s3n);
-  expect(s3n.gradCheckpointing).toBe(checkpointing);
+  expect(s3n.isGradCheckpointed).toBe(checkpointing);
   const images = uniform([2, 32, 32, 3], 0, 1, 6) as tf.Tensor4D;
   const labels = tf.tensor1d([2, 0], 'int32');
   const opt = s3n.createOptimizer({ learningRate: 0.05 });
@@ -95,10 +95,10 @@ describe('setGradCheckpointing', () => {
     const before = (backbone.predict(x) as tf.Tensor).dataSync();
     setGradCheckpointing(backbone);
     setGradCheckpointing(backbone); // twice: still one wrapper
-    expect(gradCheckpointing(backbone)).toBe(true);
+    expect(isGradCheckpointed(backbone)).toBe(true);
     expect(Array.from((backbone.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from(before));
     setGradCheckpointing(backbone, false);
-    expect(gradCheckpointing(backbone)).toBe(false);
+    expect(isGradCheckpointed(backbone)).toBe(false);
     expect(Object.prototype.hasOwnProperty.call(backbone, 'call')).toBe(false);
     backbone.dispose();
     x.dispose();
@@ -114,7 +114,7 @@ describe('setGradCheckpointing', () => {
     const twoOutputs = tfl.model({ inputs: input, outputs: [dropped, input] });
     expect(() => setGradCheckpointing(twoOutputs)).toThrow('setGradCheckpointing: model must be a model with one input and one output, but got 1 inputs and 2 outputs.');
     expect(() => setGradCheckpointing({} as tfl.LayersModel)).toThrow('setGradCheckpointing: model must be a tf.LayersModel, but got object.');
-    expect(gradCheckpointing(withDropout)).toBe(false);
+    expect(isGradCheckpointed(withDropout)).toBe(false);
     withDropout.dispose();
   });
 });

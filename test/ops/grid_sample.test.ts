@@ -4,13 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 
-import { gridSample, gridSampleImpl, GridSampleMode, GridSampleOptions, GridSamplePaddingMode } from '../../src/ops/grid_sample';
-import type { GridSampleConfig } from '../../src/ops/grid_sample_kernel';
+import { gridSample, GridSampleImplementation, GridSampleMode, GridSampleOptions, GridSamplePaddingMode } from '../../src/ops/grid_sample';
 import { goldenNHWC, goldenTensor, loadGolden } from '../helpers/golden';
 import { checkGradients, expectClose, expectNoLeak, rng, uniform } from '../helpers/numeric';
 import { addKernels, expectPortableKernels, onBackend, TEST_BACKENDS } from '../helpers/backends';
 
-type Impl = 'auto' | 'fused' | 'composite';
+type Impl = GridSampleImplementation;
 
 const GOLDEN_FILES = (['bilinear', 'nearest'] as const).flatMap((mode) =>
   (['zeros', 'border'] as const).flatMap((paddingMode) =>
@@ -20,13 +19,7 @@ const GOLDEN_FILES = (['bilinear', 'nearest'] as const).flatMap((mode) =>
 
 /** Runs one implementation: `'auto'` goes through the public, validating `gridSample`. */
 function sampleWith(impl: Impl, input: tf.Tensor4D, grid: tf.Tensor4D, options: GridSampleOptions): tf.Tensor4D {
-  if (impl === 'auto') return gridSample(input, grid, options);
-  const config: GridSampleConfig = {
-    mode: options.mode ?? 'bilinear',
-    paddingMode: options.paddingMode ?? 'zeros',
-    alignCorners: options.alignCorners ?? false,
-  };
-  return tf.tidy(() => gridSampleImpl(input, grid, config, impl));
+  return gridSample(input, grid, { ...options, implementation: impl });
 }
 
 /** `[dInput, dGrid]` of `sum(gridSample(input, grid) * dy)`. */
@@ -433,6 +426,13 @@ describe.each(TEST_BACKENDS)('gridSample on the %s backend', (backend) => {
       throwsExactly(
         () => gridSample(input(), tf.zeros([2, 7, 5, 3]) as tf.Tensor4D),
         'gridSample: the last dimension of grid must be 2 (x, y), but got 3 (grid shape [2,7,5,3]).',
+      );
+    });
+
+    test('implementation', () => {
+      throwsExactly(
+        () => gridSample(input(), grid(), { implementation: 'gpu' as GridSampleImplementation }),
+        "gridSample: options.implementation must be one of 'auto', 'fused', 'composite', but got 'gpu'.",
       );
     });
 

@@ -6,7 +6,7 @@
  * @internal
  */
 import * as fs from 'node:fs';
-import { describe, fail } from '../../ops/validation';
+import { describeValue, fail } from '../../ops/validation';
 
 /** Options every weight-file reader takes. */
 export interface ReadWeightsOptions {
@@ -27,17 +27,17 @@ export function fileError(fn: string, file: string, problem: string): Error {
 export function callerName(fallback: string, options: unknown): string {
   if (options === undefined) return fallback;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    fail(fallback, 'options', 'an object like { caller?: string } or undefined', describe(options));
+    fail(fallback, 'options', 'an object like { caller?: string } or undefined', describeValue(options));
   }
   const caller = (options as ReadWeightsOptions).caller;
   if (caller === undefined) return fallback;
-  if (typeof caller !== 'string' || caller === '') fail(fallback, 'options.caller', 'a non-empty string', describe(caller));
+  if (typeof caller !== 'string' || caller === '') fail(fallback, 'options.caller', 'a non-empty string', describeValue(caller));
   return caller;
 }
 
 /** Checks that `file` is a non-empty path string. */
 export function checkFilePath(fn: string, file: unknown): asserts file is string {
-  if (typeof file !== 'string' || file === '') fail(fn, 'file', 'a path to a weights file (a non-empty string)', describe(file));
+  if (typeof file !== 'string' || file === '') fail(fn, 'file', 'a path to a weights file (a non-empty string)', describeValue(file));
 }
 
 /** Reads the whole file; a missing or unreadable file is an Error naming the function and the file. */
