@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gridSample, saliencyFilter, selectiveSparseSampling } from '../src/ops';
-import { FUSED_KERNELS_FLAG } from '../src/ops/grid_sample';
+import { FUSED_KERNELS_FLAG } from '../src/kernels/fused/flag';
 import { sgdMomentumStep } from '../src/model/sgd_update';
 import { Row, time, useBackend } from './common';
 

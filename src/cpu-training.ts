@@ -42,36 +42,17 @@
  * @packageDocumentation
  * @module s3n-layers/cpu-training
  */
-import * as tf from '@tensorflow/tfjs-core';
 // Registers the cpu backend and its kernels first, so that ours replace them (and a later
 // import of the cpu backend, already evaluated, cannot overwrite ours).
 import '@tensorflow/tfjs-backend-cpu';
-import { makeConv2DBackpropFilterConfig, S3N_CPU_KERNEL_MARK } from './cpu_training/Conv2DBackpropFilter';
-import { activeKernels, KernelSet, registerKernelSet } from './kernel_registration';
+import { CPU_KERNEL_NAMES, CPU_KERNEL_SET } from './kernels/cpu';
+import { activeKernels, registerKernelSet } from './kernels/registration';
 
 /**
  * Every kernel this entry provides for the 'cpu' backend: `Conv2DBackpropFilter`. Each one
  * replaces the kernel tfjs-backend-cpu ships.
  */
-export const CPU_TRAINING_KERNELS: readonly string[] = Object.freeze([tf.Conv2DBackpropFilter]);
-
-function configFor(name: string, previous: tf.KernelConfig | undefined): tf.KernelConfig {
-  switch (name) {
-    case tf.Conv2DBackpropFilter:
-      return makeConv2DBackpropFilterConfig(previous);
-    default:
-      throw new Error(`s3n-layers/cpu-training: unknown kernel '${name}'.`);
-  }
-}
-
-const KERNEL_SET: KernelSet = {
-  backend: 'cpu',
-  names: CPU_TRAINING_KERNELS,
-  replaces: CPU_TRAINING_KERNELS,
-  addMissing: false,
-  mark: S3N_CPU_KERNEL_MARK,
-  configFor,
-};
+export const CPU_TRAINING_KERNELS: readonly string[] = CPU_KERNEL_NAMES;
 
 /**
  * Registers the kernels of {@link CPU_TRAINING_KERNELS} for the 'cpu' backend, each in place
@@ -93,7 +74,7 @@ const KERNEL_SET: KernelSet = {
  * ```
  */
 export function registerCpuTrainingKernels(): string[] {
-  return registerKernelSet(KERNEL_SET);
+  return registerKernelSet(CPU_KERNEL_SET);
 }
 
 /**
@@ -107,7 +88,7 @@ export function registerCpuTrainingKernels(): string[] {
  * ```
  */
 export function activeCpuTrainingKernels(): string[] {
-  return activeKernels(KERNEL_SET);
+  return activeKernels(CPU_KERNEL_SET);
 }
 
 registerCpuTrainingKernels();

@@ -37,72 +37,23 @@
  * @packageDocumentation
  * @module s3n-layers/wasm-training
  */
-import * as tf from '@tensorflow/tfjs-core';
 // Registers the wasm backend and its kernels first, so that ours are added after them.
 import '@tensorflow/tfjs-backend-wasm';
-import { makeConv2DBackpropInputConfig } from './wasm_training/Conv2DBackpropInput';
-import { conv2DBackpropFilter } from './wasm_training/Conv2DBackpropFilter';
-import { depthwiseConv2dNativeBackpropFilter } from './wasm_training/DepthwiseConv2dNativeBackpropFilter';
-import { depthwiseConv2dNativeBackpropInput } from './wasm_training/DepthwiseConv2dNativeBackpropInput';
-import { activeKernels, KernelSet, registerKernelSet } from './kernel_registration';
-import { S3N_KERNEL_MARK } from './wasm_training/kernel_utils';
-import { makeIdentityConfig } from './wasm_training/Identity';
-import { makeTileConfig } from './wasm_training/Tile';
-import { unsortedSegmentSum } from './wasm_training/UnsortedSegmentSum';
+import { WASM_KERNEL_NAMES, WASM_KERNEL_SET, WASM_REPLACED_KERNEL_NAMES } from './kernels/wasm';
+import { activeKernels, registerKernelSet } from './kernels/registration';
 
 /**
  * Every kernel this entry provides for the 'wasm' backend: `Conv2DBackpropFilter`,
  * `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum`, `Tile` and `Identity`.
  */
-export const WASM_TRAINING_KERNELS: readonly string[] = Object.freeze([
-  tf.Conv2DBackpropFilter,
-  tf.Conv2DBackpropInput,
-  tf.DepthwiseConv2dNativeBackpropFilter,
-  tf.DepthwiseConv2dNativeBackpropInput,
-  tf.UnsortedSegmentSum,
-  tf.Tile,
-  tf.Identity,
-]);
+export const WASM_TRAINING_KERNELS: readonly string[] = WASM_KERNEL_NAMES;
 
 /**
  * The kernels among {@link WASM_TRAINING_KERNELS} that tfjs-backend-wasm 4.22 already has
  * and that are replaced on purpose: Conv2DBackpropInput and Tile (faster), Identity (no copy).
  */
-export const WASM_TRAINING_REPLACED_KERNELS: readonly string[] = Object.freeze([tf.Conv2DBackpropInput, tf.Tile, tf.Identity]);
-
-function configFor(name: string, previous: tf.KernelConfig | undefined): tf.KernelConfig {
-  const kernelFunc = (f: unknown) => f as tf.KernelFunc;
-  switch (name) {
-    case tf.Conv2DBackpropFilter:
-      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(conv2DBackpropFilter) };
-    case tf.Conv2DBackpropInput:
-      // Keeps the replaced kernel (and its setup, which binds its wasm function) for the
-      // layer shapes where it is the faster one.
-      return makeConv2DBackpropInputConfig(previous);
-    case tf.DepthwiseConv2dNativeBackpropFilter:
-      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(depthwiseConv2dNativeBackpropFilter) };
-    case tf.DepthwiseConv2dNativeBackpropInput:
-      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(depthwiseConv2dNativeBackpropInput) };
-    case tf.UnsortedSegmentSum:
-      return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc(unsortedSegmentSum) };
-    case tf.Tile:
-      return makeTileConfig(previous);
-    case tf.Identity:
-      return makeIdentityConfig(previous);
-    default:
-      throw new Error(`s3n-layers/wasm-training: unknown kernel '${name}'.`);
-  }
-}
-
-const KERNEL_SET: KernelSet = {
-  backend: 'wasm',
-  names: WASM_TRAINING_KERNELS,
-  replaces: WASM_TRAINING_REPLACED_KERNELS,
-  addMissing: true,
-  mark: S3N_KERNEL_MARK,
-  configFor,
-};
+export const WASM_TRAINING_REPLACED_KERNELS: readonly string[] = WASM_REPLACED_KERNEL_NAMES;
 
 /**
  * Registers the training kernels for the 'wasm' backend and returns the names this call
@@ -123,7 +74,7 @@ const KERNEL_SET: KernelSet = {
  * ```
  */
 export function registerWasmTrainingKernels(): string[] {
-  return registerKernelSet(KERNEL_SET);
+  return registerKernelSet(WASM_KERNEL_SET);
 }
 
 /**
@@ -137,7 +88,7 @@ export function registerWasmTrainingKernels(): string[] {
  * ```
  */
 export function activeWasmTrainingKernels(): string[] {
-  return activeKernels(KERNEL_SET);
+  return activeKernels(WASM_KERNEL_SET);
 }
 
 registerWasmTrainingKernels();

@@ -11,8 +11,8 @@ import {
   activeWasmTrainingKernels,
   registerWasmTrainingKernels,
 } from '../src/wasm-training';
-import { filterPath } from '../src/wasm_training/Conv2DBackpropFilter';
-import { inputPath } from '../src/wasm_training/Conv2DBackpropInput';
+import { filterPath } from '../src/kernels/wasm/Conv2DBackpropFilter';
+import { inputPath } from '../src/kernels/wasm/Conv2DBackpropInput';
 import { rng } from './helpers/numeric';
 
 const TOL = 1e-4;

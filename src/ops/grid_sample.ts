@@ -4,8 +4,8 @@
  *
  * Two implementations with the same semantics:
  *
- * * fused JavaScript kernels (`grid_sample_kernel.ts`), registered for the `cpu` and `wasm`
- *   backends, where the stock gather is slow;
+ * * fused JavaScript kernels (`src/kernels/fused/grid_sample.ts`), registered for the `cpu`
+ *   and `wasm` backends, where the stock gather is slow;
  * * a composite of standard ops for every other backend (webgl, webgpu, tensorflow): the grid
  *   is mapped to pixel coordinates, the image is zero-padded, the four bilinear taps are
  *   gathered with `tf.gather`, and the gradient (`grid_sample_grad.ts`) uses `tf.scatterND`.
@@ -21,9 +21,9 @@ import {
   hasFusedGridSample,
   runFusedGridSample,
   runFusedGridSampleGrad,
-} from './grid_sample_kernel';
+} from '../kernels/fused/grid_sample';
 import { checkBoolean, checkFloat, checkOneOf, checkTensor, describeValue, fail } from './validation';
-import { FUSED_KERNELS_FLAG } from './js_kernel';
+import { FUSED_KERNELS_FLAG } from '../kernels/fused/flag';
 
 export { FUSED_KERNELS_FLAG };
 

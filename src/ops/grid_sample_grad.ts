@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import type { GridSampleConfig } from './grid_sample_kernel';
+import type { GridSampleConfig } from '../kernels/fused/grid_sample';
 
 /**
  * What the composite forward pass saves for the gradient. `points` = batch*outHeight*outWidth.

@@ -3,7 +3,7 @@
  * (which wasm runs), and both follow PyTorch's formula.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED_KERNELS_FLAG } from '../../src/ops/grid_sample';
+import { FUSED_KERNELS_FLAG } from '../../src/kernels/fused/flag';
 import { sgdMomentumStep, SGDStep } from '../../src/model/sgd_update';
 import { onBackend, TEST_BACKENDS } from '../helpers/backends';
 import { expectClose, expectNoLeak, uniform } from '../helpers/numeric';

@@ -11,13 +11,14 @@
  * `write`); on wasm they use its `makeOutput` / `typedArrayFromHeap` instead, to work on the
  * heap in place without copies (about 2x faster at that size).
  *
- * Other backends (webgl, webgpu, tensorflow) use the composite path in `grid_sample.ts`, which
- * has the same semantics; the tests check both paths against PyTorch and against each other.
+ * Other backends (webgl, webgpu, tensorflow) use the composite path of the op
+ * (`src/ops/grid_sample.ts`, which picks the path), with the same semantics; the tests check
+ * both paths against PyTorch and against each other.
  *
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureJsKernel, runFloat32 } from './js_kernel';
+import { jsKernel, runFloat32 } from './js_kernel';
 
 /** Resolved options of one `gridSample` call. */
 export interface GridSampleConfig {
@@ -31,13 +32,16 @@ export const GRID_SAMPLE_KERNEL = 'S3NGridSample';
 /** Gradient kernel: inputs `{input, grid, dy}`, outputs `[dInput, dGrid]`. */
 export const GRID_SAMPLE_GRAD_KERNEL = 'S3NGridSampleGrad';
 
+const hasForward = /* @__PURE__ */ jsKernel(GRID_SAMPLE_KERNEL, gridSampleKernel as unknown as tf.KernelFunc);
+const hasBackward = /* @__PURE__ */ jsKernel(GRID_SAMPLE_GRAD_KERNEL, gridSampleGradKernel as unknown as tf.KernelFunc);
+
 /**
  * Registers the fused kernels (once) and reports whether `backendName` has them. Registration
  * is lazy, so importing the library has no side effect on the kernel registry.
  */
 export function hasFusedGridSample(backendName: string): boolean {
-  const forward = ensureJsKernel(GRID_SAMPLE_KERNEL, gridSampleKernel as unknown as tf.KernelFunc, backendName);
-  const backward = ensureJsKernel(GRID_SAMPLE_GRAD_KERNEL, gridSampleGradKernel as unknown as tf.KernelFunc, backendName);
+  const forward = hasForward(backendName);
+  const backward = hasBackward(backendName);
   return forward && backward;
 }
 

@@ -11,9 +11,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Marker on every kernelFunc `s3n-layers/cpu-training` registers (shared across duplicate module copies). */
-export const S3N_CPU_KERNEL_MARK = Symbol.for('s3n-layers.cpu-training.kernel');
-
 /** What the kernel uses of tfjs-backend-cpu's `MathBackendCPU`. */
 interface CpuBackend {
   data: { get(id: object): { values?: unknown } };
@@ -87,6 +84,5 @@ export function conv2DBackpropFilter(args: KernelArgs, original?: tf.KernelFunc)
 export function makeConv2DBackpropFilterConfig(previous?: tf.KernelConfig): tf.KernelConfig & { original?: tf.KernelFunc } {
   const original = previous?.kernelFunc;
   const kernelFunc = ((args: KernelArgs) => conv2DBackpropFilter(args, original)) as tf.KernelFunc;
-  Object.defineProperty(kernelFunc, S3N_CPU_KERNEL_MARK, { value: true });
   return { kernelName: tf.Conv2DBackpropFilter, backendName: 'cpu', kernelFunc, original };
 }

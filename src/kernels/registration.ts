@@ -1,7 +1,12 @@
 /**
- * Registration shared by the opt-in kernel entries (`s3n-layers/wasm-training`,
- * `s3n-layers/cpu-training`): add or replace a set of kernels for one backend, once, even
- * when two copies of this package (its CommonJS and ES module builds) are loaded.
+ * The one way this package registers kernels: add or replace a set of kernels for one
+ * backend, once, even when two copies of this package (its CommonJS and ES module builds) are
+ * loaded. Our kernel functions carry a `Symbol.for` mark, so that a copy recognises the
+ * other's kernels as its own.
+ *
+ * The opt-in entries (`s3n-layers/wasm-training`, `s3n-layers/cpu-training`) call
+ * {@link registerKernelSet} when imported; the fused JS kernels (`fused/js_kernel.ts`) call it
+ * lazily, on first use, so that importing the library leaves the kernel registry alone.
  *
  * @internal
  */

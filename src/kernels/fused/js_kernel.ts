@@ -1,44 +1,40 @@
 /**
  * Plumbing of this package's fused JavaScript kernels (registered for the cpu and wasm
  * backends under `S3N*` names): run a loop over flat float32 arrays of the inputs and
- * outputs, without copies on wasm, and register such a kernel once per backend.
+ * outputs, without copies on wasm, and register such a kernel once per backend, on first use,
+ * through the package's one registration mechanism (`../registration.ts`).
  *
  * @internal
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isFlagRegistered } from '../tfjs_internals';
-
-/**
- * Name of the tfjs environment flag `'S3N_FUSED_KERNELS'` (default true): use this package's
- * fused JS kernels (`gridSample` on cpu and wasm, the SGD-momentum update on cpu) where they
- * are registered.
- * `tf.env().set('S3N_FUSED_KERNELS', false)` forces the portable composite path, which is what
- * webgl, webgpu and tfjs-node run. Both paths compute the same values and gradients.
- *
- * @example
- * ```ts
- * tf.env().set(ops.FUSED_KERNELS_FLAG, false); // composite ops everywhere (e.g. to compare)
- * ```
- */
-export const FUSED_KERNELS_FLAG = 'S3N_FUSED_KERNELS';
-// Registered once per tfjs-core instance, even when both the ESM and the CommonJS build load.
-if (!isFlagRegistered(FUSED_KERNELS_FLAG)) {
-  tf.env().registerFlag(FUSED_KERNELS_FLAG, () => true);
-}
+import { KernelSet, registerKernelSet } from '../registration';
 
 /** Backends for which the fused JS kernels are registered. */
 export const JS_KERNEL_BACKENDS: readonly string[] = ['cpu', 'wasm'];
 
+/** Marker on every fused JS kernel function (shared across duplicate module copies). */
+export const S3N_FUSED_KERNEL_MARK = Symbol.for('s3n-layers.fused-kernel');
+
 /**
- * Registers `kernelFunc` as `kernelName` for every backend of `backends` (default
- * {@link JS_KERNEL_BACKENDS}) that does not have it yet (registration is lazy and idempotent,
- * also across two copies of this package), and reports whether `backendName` has it.
+ * A fused kernel `kernelName` for every backend of `backends` (default
+ * {@link JS_KERNEL_BACKENDS}). The returned function registers it for each of those backends
+ * that does not have a kernel of that name yet (lazy and idempotent, also across two copies of
+ * this package; a kernel someone else registered under the name is left alone) and reports
+ * whether `backendName` has it.
  */
-export function ensureJsKernel(kernelName: string, kernelFunc: tf.KernelFunc, backendName: string, backends = JS_KERNEL_BACKENDS): boolean {
-  for (const name of backends) {
-    if (tf.getKernel(kernelName, name) == null) tf.registerKernel({ kernelName, backendName: name, kernelFunc });
-  }
-  return tf.getKernel(kernelName, backendName) != null;
+export function jsKernel(kernelName: string, kernelFunc: tf.KernelFunc, backends = JS_KERNEL_BACKENDS): (backendName: string) => boolean {
+  const sets: KernelSet[] = backends.map((backend) => ({
+    backend,
+    names: [kernelName],
+    replaces: [],
+    addMissing: true,
+    mark: S3N_FUSED_KERNEL_MARK,
+    configFor: () => ({ kernelName, backendName: backend, kernelFunc }),
+  }));
+  return (backendName: string) => {
+    for (const set of sets) registerKernelSet(set);
+    return tf.getKernel(kernelName, backendName) != null;
+  };
 }
 
 /** The wasm backend's access to tensors that live in its heap. */
