@@ -4,10 +4,11 @@
  * ```
  * s3n demo [--out DIR]
  * s3n train --dataset cub|aircraft|cars|folder --data DIR --out DIR [options]
- * s3n eval --checkpoint DIR --dataset KIND --data DIR
+ * s3n eval --checkpoint DIR --dataset KIND --data DIR [--report DIR] [--tta flip]
  * s3n predict --checkpoint DIR IMAGE...
  * s3n visualize --checkpoint DIR IMAGE... --out DIR
  * s3n export --checkpoint DIR --out DIR
+ * s3n synthetic --kind fine-grained|simple --out DIR
  * ```
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,7 +20,9 @@ import { loadImage } from '../data/augment';
 import type { ImageItem } from '../data/types';
 import { ImagePipeline } from '../data/pipeline';
 import { BACKENDS, BackendName, setupBackend, UsageError } from './backend';
-import { alignClasses, evaluate } from './evaluate';
+import { alignClasses, evaluate, TTA_MODES } from './evaluate';
+import { prepareReportDir, writeEvalReport } from './eval_report';
+import { writeFineGrainedDataset } from '../data/fine_grained_synthetic';
 import { loadS3N } from './model_setup';
 import { checkWeightsOption } from './pretrained';
 import { writeExplanationPictures } from './picture';
@@ -40,10 +43,11 @@ Usage: s3n <command> [options]
 Commands:
   demo        build a small synthetic fine-grained dataset, train S3N on it (2-4 min on a CPU), draw pictures
   train       train S3N on CUB-200-2011, FGVC-Aircraft, Stanford Cars or an image folder
-  eval        top-1 accuracy of the four outputs of a checkpoint on a dataset
+  eval        top-1 and top-5 accuracy of the four outputs of a checkpoint on a dataset (--report: per class, confusion matrix)
   predict     top-k classes of images
   visualize   pictures of the peaks, attention maps and resampled images
   export      a checkpoint as a web model (model.json, weights, classes.txt) for the browser page
+  synthetic   write a synthetic dataset (fine-grained: CUB-200-2011's layout, with boxes and part locations)
 
 Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is experimental) and --help.`,
   train: `Usage: s3n train --dataset cub|aircraft|cars|folder --data DIR --out DIR [options]
@@ -73,9 +77,26 @@ Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is
   --max-skipped-steps N stop after N steps in a row with a non-finite loss or gradient (default 5;
                         such a step is skipped: it changes no weight)
   --backend NAME        cpu (default), wasm, tensorflow or webgpu (experimental)`,
-  eval: `Usage: s3n eval --checkpoint DIR --dataset KIND --data DIR [--split test|train] [--batch-size N]
+  eval: `Usage: s3n eval --checkpoint DIR --dataset KIND --data DIR [--split test|train] [--batch-size N] [--report DIR] [--tta none|flip]
 
-  --checkpoint DIR      a checkpoint folder or a run folder (its latest checkpoint)`,
+  --checkpoint DIR      a checkpoint folder or a run folder (its latest checkpoint)
+  --report DIR          also write DIR/report.json (top-1, top-5, per-class accuracy and confusion
+                        matrix of each output) and DIR/confusion.png (the fused output's, as a heat map)
+  --tta none|flip       flip: average the softmax probabilities of each image and its horizontal
+                        flip (default none: one view, as the authors evaluate)
+
+Prints top-1 and top-5 (top-k with k = min(5, classes)) of the fused, raw, discriminative and
+complementary outputs.`,
+  synthetic: `Usage: s3n synthetic --kind fine-grained|simple --out DIR [--classes N] [--train-per-class N]
+                     [--test-per-class N] [--size N] [--seed N]
+
+  fine-grained  (default) CUB-200-2011's layout (read it with --dataset cub): birds at any position,
+                scale and heading whose classes differ only in the texture of a mark on the head
+                (1.5-3% of the image), distractor marks off the bird, clutter, photometric noise;
+                bounding_boxes.txt and parts/part_locs.txt (crown = the mark). Defaults: 8 classes,
+                30 + 30 images per class, 224 px.
+  simple        the demo's image folder (--dataset folder): the classes differ in the colour of a
+                crest. Defaults: 4 classes, 48 + 16 images per class, 64 px.`,
   predict: `Usage: s3n predict --checkpoint DIR IMAGE... [--top-k 5]`,
   visualize: `Usage: s3n visualize --checkpoint DIR IMAGE... --out DIR
 
@@ -240,7 +261,7 @@ async function cmdTrain(args: string[]): Promise<void> {
 }
 
 async function cmdEval(args: string[]): Promise<void> {
-  const { values: v } = parse(args, { checkpoint: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, annotation: { type: 'string' }, split: { type: 'string' }, 'batch-size': { type: 'string' } });
+  const { values: v } = parse(args, { checkpoint: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, annotation: { type: 'string' }, split: { type: 'string' }, 'batch-size': { type: 'string' }, report: { type: 'string' }, tta: { type: 'string' } });
   if (v.help) return print(USAGE.eval);
   const checkpoint = str(v, 'checkpoint', true) as string;
   const kind = choice<DatasetKind>(v, 'dataset', DATASET_KINDS);
@@ -248,6 +269,8 @@ async function cmdEval(args: string[]): Promise<void> {
   const split = choice(v, 'split', ['test', 'train'] as const, 'test');
   const annotation = str(v, 'annotation') === undefined ? undefined : choice(v, 'annotation', ['variant', 'family', 'manufacturer'] as const);
   const batchSize = num(v, 'batch-size', 16, 'positive-int');
+  const tta = choice(v, 'tta', TTA_MODES, 'none');
+  const reportDir = str(v, 'report') === undefined ? undefined : prepareReportDir(str(v, 'report') as string);
   await backendFrom(v);
   const { s3n, checkpoint: ck } = await loadS3N(checkpoint);
   const ds = readDataset(kind, data, { aircraft: { annotation } });
@@ -256,9 +279,17 @@ async function cmdEval(args: string[]): Promise<void> {
   const [inputSize] = s3n.inputShape;
   const pipe = new ImagePipeline(items, { mode: 'eval', batchSize, inputSize, classes: s3n.classes, onWarning: (m) => warn(`warning: ${m}`) });
   const t0 = Date.now();
-  const { accuracies, images } = await evaluate(s3n, pipe);
-  print(`${ds.name} ${split} (${images} images, checkpoint ${ck.dir}): top-1 ${formatAccuracies(accuracies)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const result = await evaluate(s3n, pipe, 0, { tta });
+  const { accuracies, top5, images, k } = result;
+  print(
+    `${ds.name} ${split} (${images} images, checkpoint ${ck.dir}${tta === 'flip' ? ', flip TTA' : ''}): top-1 ${formatAccuracies(accuracies)}; ` +
+      `top-${k} ${formatAccuracies(top5)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
   s3n.dispose();
+  if (reportDir !== undefined) {
+    const files = await writeEvalReport(reportDir, result, { dataset: ds.name, split, data: ds.root, checkpoint: ck.dir, classNames: ck.state.classNames });
+    print(`report: ${files.json}, ${files.png}`);
+  }
 }
 
 async function loadImages(files: string[], inputSize: number): Promise<{ file: string; data: Float32Array }[]> {
@@ -351,6 +382,31 @@ async function cmdExport(args: string[]): Promise<void> {
   print(`exported ${r.checkpoint} to ${r.dir}: ${r.files.join(', ')} (${(r.weightBytes / 1e6).toFixed(2)} MB of weights, ${r.classNames.length} classes)`);
 }
 
+async function cmdSynthetic(args: string[]): Promise<void> {
+  const { values: v } = parse(args, { kind: { type: 'string' }, out: { type: 'string' }, classes: { type: 'string' }, 'train-per-class': { type: 'string' }, 'test-per-class': { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' } });
+  if (v.help) return print(USAGE.synthetic);
+  const kind = choice(v, 'kind', ['fine-grained', 'simple'] as const, 'fine-grained');
+  const out = path.resolve(str(v, 'out', true) as string);
+  const fine = kind === 'fine-grained';
+  const classes = num(v, 'classes', fine ? 8 : 4, 'positive-int');
+  const trainPerClass = num(v, 'train-per-class', fine ? 30 : 48, 'positive-int');
+  const testPerClass = num(v, 'test-per-class', fine ? 30 : 16, 'positive-int');
+  const size = num(v, 'size', fine ? 224 : 64, 'positive-int');
+  const seed = num(v, 'seed', 0, 'non-negative-int');
+  const max = fine ? 8 : 6;
+  if (classes < 2 || classes > max) throw new UsageError(`--classes must be an integer in [2, ${max}] for --kind ${kind}, but got '${classes}'.`);
+  if (size < 32) throw new UsageError(`--size must be an integer >= 32, but got '${size}'.`);
+  const own = fine ? ['images', 'parts', 'images.txt', 'classes.txt', 'image_class_labels.txt', 'train_test_split.txt', 'bounding_boxes.txt'] : ['train', 'test'];
+  const other = fs.existsSync(out) ? fs.readdirSync(out).filter((f) => !own.includes(f)) : [];
+  if (other.length > 0) throw new UsageError(`--out must be a new or empty folder (or hold an earlier synthetic dataset of this kind), but '${out}' holds ${other.slice(0, 3).map((f) => `'${f}'`).join(', ')}${other.length > 3 ? ', …' : ''}.`);
+  const t0 = Date.now();
+  const names = fine ? (await writeFineGrainedDataset(out, { classes, trainPerClass, testPerClass, size, seed })).classNames : await writeSyntheticDataset(out, { classes, trainPerClass, testPerClass, size, seed });
+  print(
+    `wrote ${out}: ${names.length} classes (${names.join(', ')}), ${trainPerClass} training and ${testPerClass} test images of ${size}×${size} each (${((Date.now() - t0) / 1000).toFixed(1)} s); ` +
+      `read it with --dataset ${fine ? 'cub' : 'folder'} --data ${out}`,
+  );
+}
+
 async function cmdDemo(args: string[]): Promise<void> {
   const { values: v } = parse(args, { out: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' } });
   if (v.help) return print(USAGE.demo);
@@ -428,6 +484,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   visualize: cmdVisualize,
   export: cmdExport,
   demo: cmdDemo,
+  synthetic: cmdSynthetic,
 };
 
 /** Runs the CLI on `argv` (without `node script`). Returns the exit code. */

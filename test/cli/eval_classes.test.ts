@@ -46,7 +46,7 @@ it('maps classes by name: a checkpoint that always answers its class 0 (beta) sc
   expect(r.code).toBe(0);
   // By sort order it would pair its 'beta' with the folder's 'alpha' and score 2 of 3.
   expect(r.stdout).toMatch(
-    new RegExp(`^folder test \\(3 images, checkpoint ${ck}\\): top-1 fused 33\\.3%, raw 33\\.3%, discriminative 33\\.3%, complementary 33\\.3% \\(\\d+\\.\\d s\\)\\n$`),
+    new RegExp(`^folder test \\(3 images, checkpoint ${ck}\\): top-1 fused 33\\.3%, raw 33\\.3%, discriminative 33\\.3%, complementary 33\\.3%; top-2 fused 100\\.0%, raw 100\\.0%, discriminative 100\\.0%, complementary 100\\.0% \\(\\d+\\.\\d s\\)\\n$`),
   );
 }, 30000);
 
