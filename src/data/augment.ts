@@ -167,11 +167,56 @@ export interface LoadImageOptions {
  * ```
  */
 export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, options: LoadImageOptions): Promise<Float32Array> {
+  return (await decodeAtSizes(item, options, [options.inputSize]))[0];
+}
+
+/** Options of {@link loadImageWithSource}: those of {@link loadImage} and the source's size. */
+export interface LoadImageWithSourceOptions extends LoadImageOptions {
+  /** Side of the square source image, in pixels (>= `inputSize`), see {@link S3NOptions.sourceSize}. */
+  sourceSize: number;
+}
+
+/**
+ * {@link loadImage} at two sizes from one decode: the network input (`inputSize`²) and the
+ * source the S3N samplers read (`sourceSize`², see {@link S3NOptions.sourceSize}), both resized
+ * by libvips from the original pixels, so neither is an interpolation of the other. The input
+ * is the same as {@link loadImage} gives with the same options and draws.
+ *
+ * Train mode: one crop box and flip (the same draws of `rng` as {@link loadImage}), resized
+ * to both sizes: the same region exactly. Eval mode: the input's resize (shorter side to
+ * {@link evalResizeSize}`(inputSize)`) and center crop, both scaled by `sourceSize / inputSize`
+ * for the source: the same region exactly when that ratio is an integer, within one source
+ * pixel otherwise.
+ *
+ * The source has real detail beyond the input only where the original has it: a 500-pixel
+ * photo (CUB-200-2011's typical size) center-cropped to 448 has little to add at 896.
+ *
+ * @returns the two images as {@link loadImage} returns one (normalised unless `normalize: false`).
+ * @throws (rejects) as {@link loadImage} does.
+ */
+export async function loadImageWithSource(
+  item: Pick<ImageItem, 'path' | 'trimBottom'>,
+  options: LoadImageWithSourceOptions,
+): Promise<{
+  /** `inputSize · inputSize · 3` values, `[height, width, channels]`. */
+  image: Float32Array;
+  /** `sourceSize · sourceSize · 3` values, `[height, width, channels]`. */
+  source: Float32Array;
+}> {
+  const { inputSize, sourceSize } = options;
+  if (!Number.isInteger(sourceSize) || sourceSize < inputSize) {
+    throw new Error(`loadImageWithSource: sourceSize must be an integer >= inputSize (${inputSize}), but got ${JSON.stringify(sourceSize)}.`);
+  }
+  const [image, source] = await decodeAtSizes(item, options, [inputSize, sourceSize]);
+  return { image, source };
+}
+
+/** Decodes once and returns the augmented image at each size (the first size sets the geometry). */
+async function decodeAtSizes(item: Pick<ImageItem, 'path' | 'trimBottom'>, options: LoadImageOptions, sizes: number[]): Promise<Float32Array[]> {
   const { mode, inputSize } = options;
-  const size = inputSize;
-  let raw: { data: Buffer; info: OutputInfo };
+  let raws: { data: Buffer; info: OutputInfo }[];
   let file: Buffer | undefined;
-  const run = async (bytes: Buffer): Promise<{ data: Buffer; info: OutputInfo }> => {
+  const run = async (bytes: Buffer): Promise<{ data: Buffer; info: OutputInfo }[]> => {
     // autoOrient: the EXIF orientation is applied first (phone photos), like torchvision's exif_transpose.
     const decode = () => sharp(bytes, { failOn: 'error', autoOrient: true });
     const meta = await decode().metadata();
@@ -183,45 +228,60 @@ export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, op
       height -= trim;
     }
     if (width < 1 || height < 1) throw new Error(`the image has no pixels (${width}×${height})`);
-    let img: Sharp;
+    const images: Sharp[] = [];
     if (mode === 'train') {
       const rng = options.rng ?? Math.random;
       // The box lies in the rows kept after the trim, so it also does the trim.
       const box = randomResizedCropBox(width, height, rng);
       const flip = rng() < 0.5;
-      img = decode().extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
-      if (flip) img = img.flop();
+      for (const size of sizes) {
+        let img = decode().extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
+        if (flip) img = img.flop();
+        images.push(img);
+      }
     } else {
-      const short = evalResizeSize(size);
-      const scale = short / Math.min(width, height);
-      const rw = Math.max(size, Math.round(width * scale));
-      const rh = Math.max(size, Math.round(height * scale));
-      img = decode();
-      if (trim > 0) img = img.extract({ left: 0, top: 0, width, height });
-      img = img
-        .resize(rw, rh, { fit: 'fill', kernel: 'linear' })
-        .extract({ left: Math.round((rw - size) / 2), top: Math.round((rh - size) / 2), width: size, height: size });
+      const scale = evalResizeSize(inputSize) / Math.min(width, height);
+      const rw = Math.max(inputSize, Math.round(width * scale));
+      const rh = Math.max(inputSize, Math.round(height * scale));
+      const [left, top] = [Math.round((rw - inputSize) / 2), Math.round((rh - inputSize) / 2)];
+      // Other sizes: the input's resize and crop scaled by size / inputSize (exactly the same
+      // region for an integer ratio, within a pixel of the larger image otherwise).
+      for (const size of sizes) {
+        const k = size / inputSize;
+        const [w, h] = [Math.max(size, Math.round(rw * k)), Math.max(size, Math.round(rh * k))];
+        let img = decode();
+        if (trim > 0) img = img.extract({ left: 0, top: 0, width, height });
+        img = img.resize(w, h, { fit: 'fill', kernel: 'linear' }).extract({
+          left: Math.min(w - size, Math.round(left * k)),
+          top: Math.min(h - size, Math.round(top * k)),
+          width: size,
+          height: size,
+        });
+        images.push(img);
+      }
     }
-    return img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    return Promise.all(images.map((img) => img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true })));
   };
   try {
     file = await readFile(item.path);
-    raw = await run(file);
+    raws = await run(file);
   } catch (e) {
     throw new Error(`cannot read image '${item.path}': ${await decodeFailure(e as Error, file, run)}`);
   }
-  const { data, info } = raw;
-  if (info.width !== size || info.height !== size) throw new Error(`cannot read image '${item.path}': decoded to ${info.width}×${info.height}, expected ${size}×${size}`);
-  const c = info.channels;
-  const out = new Float32Array(size * size * 3);
   const normalize = options.normalize ?? true;
-  for (let p = 0, q = 0; p < size * size; p++, q += c) {
-    for (let k = 0; k < 3; k++) {
-      const v = data[q + (c >= 3 ? k : 0)];
-      out[p * 3 + k] = normalize ? (v / 255 - IMAGENET_MEAN[k]) / IMAGENET_STD[k] : v;
+  return raws.map(({ data, info }, i) => {
+    const size = sizes[i];
+    if (info.width !== size || info.height !== size) throw new Error(`cannot read image '${item.path}': decoded to ${info.width}×${info.height}, expected ${size}×${size}`);
+    const c = info.channels;
+    const out = new Float32Array(size * size * 3);
+    for (let p = 0, q = 0; p < size * size; p++, q += c) {
+      for (let k = 0; k < 3; k++) {
+        const v = data[q + (c >= 3 ? k : 0)];
+        out[p * 3 + k] = normalize ? (v / 255 - IMAGENET_MEAN[k]) / IMAGENET_STD[k] : v;
+      }
     }
-  }
-  return out;
+    return out;
+  });
 }
 
 /**

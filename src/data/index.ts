@@ -16,7 +16,7 @@ export { readStanfordCars, CARS_FILES } from './cars';
 export { readImageFolder } from './folder';
 export { readMat, matStrings, matScalar } from './mat5';
 export type { MatValue, MatNumeric, MatChar, MatCell, MatStruct } from './mat5';
-export { loadImage, randomResizedCropBox, evalResizeSize, denormalize, IMAGENET_MEAN, IMAGENET_STD } from './augment';
+export { loadImage, loadImageWithSource, randomResizedCropBox, evalResizeSize, denormalize, IMAGENET_MEAN, IMAGENET_STD } from './augment';
 export type { AugmentMode, Box, LoadImageOptions } from './augment';
 export { ImagePipeline } from './pipeline';
 export type { Batch, PipelineOptions } from './pipeline';

@@ -4,7 +4,7 @@
  * one trains), and yields tensors. Unreadable images are reported once and skipped.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AugmentMode, loadImage } from './augment';
+import { AugmentMode, loadImage, loadImageWithSource } from './augment';
 import { epochPermutation, mixSeed, mulberry32 } from './rng';
 import type { ImageItem } from './types';
 
@@ -19,6 +19,12 @@ export interface Batch {
    * see {@link loadImage}).
    */
   images: tf.Tensor4D;
+  /**
+   * With {@link PipelineOptions.sourceSize}: the same images at the source size,
+   * `[batch, sourceSize, sourceSize, 3]` float32, normalised the same way (see
+   * {@link loadImageWithSource}); pass it as the `source` option of the S3N calls. Else absent.
+   */
+  source?: tf.Tensor4D;
   /** Class indices `[batch]` int32 (`item.label` of each image, in order). */
   labels: tf.Tensor1D;
   /** The items of the batch, in order (skipped images left out). */
@@ -30,6 +36,12 @@ export interface Batch {
   index: number;
 }
 
+/** One decoded image: the network input and, with a source size, the source. */
+interface Decoded {
+  image: Float32Array;
+  source?: Float32Array;
+}
+
 /** Options of {@link ImagePipeline}: `mode` and `batchSize` are required. */
 export interface PipelineOptions {
   /** `'train'` (random crop + flip, shuffled) or `'eval'` (resize + center crop, in order). */
@@ -38,6 +50,14 @@ export interface PipelineOptions {
   batchSize: number;
   /** Side of the square network input, in pixels (integer >= 1). Default 448. */
   inputSize?: number;
+  /**
+   * Beyond the paper: also deliver each image at this size (an integer >= `inputSize`) as
+   * {@link Batch.source}, for an S3N made with {@link S3NOptions.sourceSize}. Both images are
+   * decoded from the original file by {@link loadImageWithSource} (the same crop and flip,
+   * each resized by libvips from the original pixels), and `images` is unchanged by it.
+   * Default: none.
+   */
+  sourceSize?: number;
   /** Seed of the shuffles and of the augmentation draws (integer >= 0). Default 0. */
   seed?: number;
   /** Shuffle each epoch. Default: true in train mode, false in eval mode. */
@@ -80,6 +100,12 @@ export interface PipelineOptions {
  *   tf.dispose([images, labels]);
  * }
  * const test = new ImagePipeline(ds.test, { mode: 'eval', batchSize: 32 }); // in order, inputSize 448
+ * // Beyond the paper: also the source S3N zooms into (an S3N made with sourceSize: 896).
+ * const zoom = new ImagePipeline(ds.train, { mode: 'train', batchSize: 16, inputSize: 448, sourceSize: 896 });
+ * for await (const { images, source, labels } of zoom.epoch(0)) {
+ *   tf.dispose(s3n.trainStep(images, labels, optimizer, { source })); // source [16, 896, 896, 3]
+ *   tf.dispose([images, source!, labels]);
+ * }
  * ```
  */
 export class ImagePipeline {
@@ -91,6 +117,8 @@ export class ImagePipeline {
   readonly batchSize: number;
   /** Side of the square images of every batch, in pixels. */
   readonly inputSize: number;
+  /** Side of the square source images ({@link Batch.source}), or undefined without a source. */
+  readonly sourceSize: number | undefined;
   /** Seed of the shuffles and of the augmentation draws. */
   readonly seed: number;
   /** Whether each epoch is shuffled (default: in train mode only). */
@@ -109,7 +137,7 @@ export class ImagePipeline {
    * @param items The images, e.g. `train` or `test` of a {@link DatasetSplits}.
    * @param options Mode, batch size and the other settings, see {@link PipelineOptions}.
    * @throws when `items` is not an array, `mode` is not `'train'` or `'eval'`, `batchSize`,
-   *   `inputSize` or `classes` is not an integer >= 1, `seed` or `prefetch` is not an integer
+   *   `inputSize` or `classes` is not an integer >= 1, `sourceSize` is not an integer >= `inputSize`, `seed` or `prefetch` is not an integer
    *   >= 0, or an item's label is not a class index (an integer >= 0, below `classes` when
    *   given; the message names the item).
    */
@@ -125,6 +153,7 @@ export class ImagePipeline {
     this.mode = options.mode;
     this.batchSize = int('batchSize', options.batchSize, 1);
     this.inputSize = int('inputSize', options.inputSize ?? 448, 1);
+    this.sourceSize = options.sourceSize === undefined ? undefined : int('sourceSize', options.sourceSize, this.inputSize);
     this.seed = int('seed', options.seed ?? 0, 0);
     this.prefetch = int('prefetch', options.prefetch ?? 1, 0);
     this.shuffle = options.shuffle ?? this.mode === 'train';
@@ -163,14 +192,16 @@ export class ImagePipeline {
     return out;
   }
 
-  private decodeBatch(epoch: number, indices: number[], start: number): Promise<(Float32Array | null)[]> {
+  private decodeBatch(epoch: number, indices: number[], start: number): Promise<(Decoded | null)[]> {
     return Promise.all(
       indices.map(async (idx, k) => {
         const item = this.items[idx];
         if (this.skipped.has(item.path)) return null;
         const rng = this.mode === 'train' ? mulberry32(mixSeed(this.seed, epoch, start + k)) : undefined;
         try {
-          return await loadImage(item, { mode: this.mode, inputSize: this.inputSize, rng });
+          const options = { mode: this.mode, inputSize: this.inputSize, rng };
+          if (this.sourceSize === undefined) return { image: await loadImage(item, options) };
+          return await loadImageWithSource(item, { ...options, sourceSize: this.sourceSize });
         } catch (e) {
           if (!this.skipped.has(item.path)) {
             this.skipped.add(item.path);
@@ -194,21 +225,25 @@ export class ImagePipeline {
   async *epoch(epoch = 0): AsyncGenerator<Batch> {
     if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`ImagePipeline.epoch: epoch must be an integer >= 0, but got ${JSON.stringify(epoch)}.`);
     const plan = this.plan(epoch);
-    const pending: Promise<(Float32Array | null)[]>[] = [];
+    const pending: Promise<(Decoded | null)[]>[] = [];
     const startAt = (i: number) => this.decodeBatch(epoch, plan[i], i * this.batchSize);
     for (let i = 0; i < Math.min(plan.length, this.prefetch + 1); i++) pending.push(startAt(i));
-    const pixels = this.inputSize * this.inputSize * 3;
+    const stack = (data: Float32Array[], size: number) => {
+      const pixels = size * size * 3;
+      const buf = new Float32Array(data.length * pixels);
+      data.forEach((d, k) => buf.set(d, k * pixels));
+      return tf.tensor4d(buf, [data.length, size, size, 3], 'float32');
+    };
     for (let i = 0; i < plan.length; i++) {
-      const decoded = await (pending.shift() as Promise<(Float32Array | null)[]>);
+      const decoded = await (pending.shift() as Promise<(Decoded | null)[]>);
       const next = i + this.prefetch + 1;
       if (next < plan.length) pending.push(startAt(next));
       const kept = plan[i].map((idx, k) => ({ item: this.items[idx], data: decoded[k] })).filter((x) => x.data !== null);
       if (kept.length === 0) continue;
-      const buf = new Float32Array(kept.length * pixels);
-      kept.forEach((x, k) => buf.set(x.data as Float32Array, k * pixels));
-      const images = tf.tensor4d(buf, [kept.length, this.inputSize, this.inputSize, 3], 'float32');
+      const images = stack(kept.map((x) => (x.data as Decoded).image), this.inputSize);
+      const source = this.sourceSize === undefined ? undefined : stack(kept.map((x) => (x.data as Decoded).source as Float32Array), this.sourceSize);
       const labels = tf.tensor1d(Int32Array.from(kept.map((x) => x.item.label)), 'int32');
-      yield { images, labels, items: kept.map((x) => x.item), index: i };
+      yield { images, ...(source ? { source } : {}), labels, items: kept.map((x) => x.item), index: i };
     }
   }
 }

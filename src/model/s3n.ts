@@ -8,7 +8,9 @@
  *   └──── SaliencySampler(inverse) ─ backbone ─ complementary features ─┼─ S3NHead ─ fused, discriminative,
  *                                features ─────────────────────────────┘            complementary logits
  * ```
- * The backbone is one model called three times, so its weights are shared.
+ * The backbone is one model called three times, so its weights are shared. With
+ * `sourceSize` (beyond the paper) the model has a second input, `source`: the same image at a
+ * higher resolution, which both samplers read instead of `image` (see {@link S3NOptions.sourceSize}).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -17,10 +19,11 @@ import { S3N_HEAD_OUTPUTS, S3NHead, S3NHeadArgs } from '../layers/s3n_head';
 import { SaliencySampler, SaliencySamplerArgs } from '../layers/saliency_sampler';
 import { SparseAttention, SparseAttentionArgs } from '../layers/sparse_attention';
 import { selectiveSparseSampling } from '../ops/selective_sampling';
+import { resizeArea } from '../ops/resize_area';
 import { Select } from '../layers/select';
 import { derivedSeed, S3N_DEFAULTS, S3N_SEED_OFFSETS } from '../defaults';
 import type { AttentionMode } from '../ops/sparse_attention';
-import { checkInteger, checkTensor, describeValue, fail, formatShape } from '../ops/validation';
+import { checkInteger, checkTensor, describeValue, fail, formatShape, toSize2d } from '../ops/validation';
 import { checkLabelRange, checkLossOptions, s3nLoss, S3NLossOptions } from './loss';
 import { isGradCheckpointed, setGradCheckpointing } from './grad_checkpointing';
 import { leanVariableGrads } from './lean_gradients';
@@ -44,6 +47,30 @@ export interface S3NOptions
   classes: number;
   /** Seed of the S3N layers' initialisers and of the `'random'` draws. */
   seed?: number;
+  /**
+   * Beyond the paper: sample the zoomed and the complementary image from a *source* image of
+   * this size (`n` or `[height, width]`, each side at least the backbone input's), the same
+   * picture as the network input at a higher resolution. The sampling grids are in normalised
+   * coordinates, so the geometry is the same; the resampled images keep the backbone input's
+   * size, but a zoom then shows real pixels instead of interpolated ones. The model gets a
+   * second input, `source` `[batch, sourceHeight, sourceWidth, channels]`, used only by the
+   * sampler: pass it as the `source` option of {@link S3N.apply}, {@link S3N.predict},
+   * {@link S3N.explain} and {@link S3N.trainStep} (and as the second input of `s3n.model`).
+   * The network input is still required: decode both from the same crop
+   * ({@link ImagePipeline} with `sourceSize` does), or make it with {@link S3N.resizeToInput}.
+   * Default: none, the authors' network (the image is its own source).
+   */
+  sourceSize?: number | [number, number];
+}
+
+/** The `source` option of {@link S3N.apply}, {@link S3N.predict} and {@link S3N.explain}. */
+export interface SourceOption {
+  /**
+   * The source image `[batch, sourceHeight, sourceWidth, channels]` float32, normalised like
+   * the images, when the S3N was made with {@link S3NOptions.sourceSize} (required then, and
+   * refused otherwise).
+   */
+  source?: tf.Tensor4D;
 }
 
 /** The four outputs of S3N, each `[batch, classes]` logits. */
@@ -96,7 +123,7 @@ export interface S3NOptimizerOptions extends GroupedSGDOptions {
  * Options of {@link S3N.trainStep}: those of the loss ({@link S3NLossOptions}, whose
  * `validateLabels` is checked before the forward pass) and the non-finite guard.
  */
-export interface TrainStepOptions extends S3NLossOptions {
+export interface TrainStepOptions extends S3NLossOptions, SourceOption {
   /**
    * Skip a step whose loss or any gradient is not finite, leaving the weights, the momentum
    * and the batch-norm moving statistics unchanged (default true, except on webgpu, which
@@ -161,6 +188,8 @@ export class S3N {
     this.classResponseMap = find(ClassResponseMap, 'ClassResponseMap');
     this.head = find(S3NHead, 'S3NHead');
     this.backbone = find(tfl.LayersModel, 'backbone (nested model)');
+    const ok = model.inputs.length === 1 || (model.inputs.length === 2 && model.inputs.every((x) => x.shape.length === 4));
+    if (!ok) fail('S3N', 'model', 'a model with the input image, or the image and a source [batch, height, width, channels]', `${model.inputs.length} inputs`);
   }
 
   /**
@@ -194,9 +223,18 @@ export class S3N {
     if (outShape.length !== 4) {
       fail(fn, 'backbone', 'a model whose output has rank 4 [batch, h, w, depth]', `output shape ${formatShape(outShape)}`);
     }
-    const [, height, width] = inShape as number[];
+    const [, height, width, channels] = inShape as number[];
+    let sourceSize: [number, number] | undefined;
+    if (options.sourceSize !== undefined) {
+      sourceSize = toSize2d(fn, 'sourceSize', options.sourceSize);
+      if (sourceSize[0] < height || sourceSize[1] < width) {
+        fail(fn, 'sourceSize', `at least the backbone's input ${height}×${width}`, describeValue(options.sourceSize));
+      }
+    }
     const seed = options.seed;
     const image = tfl.input({ shape: inShape.slice(1) as number[], name: 'image' });
+    // The samplers read the source when there is one; the backbone always reads the image.
+    const source = sourceSize ? tfl.input({ shape: [sourceSize[0], sourceSize[1], channels], name: 'source' }) : image;
     // Every layer is made (and so checks its options) before any builds its weights: a refused
     // option leaks no weight.
     const classResponseMap = new ClassResponseMap({ classes: options.classes, seed, name: 'class_response_map' });
@@ -225,13 +263,14 @@ export class S3N {
     const maps = attention.apply(crms) as Sym; // [batch, 2, gridSize, gridSize]
     const zoomSaliency = new Select({ index: 0, name: 'zoom_saliency' }).apply(maps) as Sym;
     const inverseSaliency = new Select({ index: 1, name: 'inverse_saliency' }).apply(maps) as Sym;
-    const zoomImage = sampler.apply([image, zoomSaliency]) as Sym;
-    const inverseImage = sampler.apply([image, inverseSaliency]) as Sym;
+    const zoomImage = sampler.apply([source, zoomSaliency]) as Sym;
+    const inverseImage = sampler.apply([source, inverseSaliency]) as Sym;
     const zoomFeatures = backbone.apply(zoomImage) as Sym;
     const inverseFeatures = backbone.apply(inverseImage) as Sym;
     const logits = head.apply([features, zoomFeatures, inverseFeatures]) as Sym; // [batch, 3, classes]
     const [fused, discriminative, complementary] = S3N_HEAD_OUTPUTS.map((name, index) => new Select({ index, name: `${name}_logits` }).apply(logits) as Sym);
-    const model = tfl.model({ inputs: image, outputs: [fused, raw, discriminative, complementary], name: 's3n' });
+    const inputs = sourceSize ? [image, source] : image;
+    const model = tfl.model({ inputs, outputs: [fused, raw, discriminative, complementary], name: 's3n' });
     return new S3N(model);
   }
 
@@ -265,7 +304,29 @@ export class S3N {
     return this.classResponseMap.classes;
   }
 
-  private checkImages(fn: string, images: tf.Tensor): void {
+  /**
+   * `[height, width]` of the source image the samplers read (see {@link S3NOptions.sourceSize}),
+   * or undefined when the network samples from its input image (the authors' network).
+   */
+  get sourceSize(): [number, number] | undefined {
+    return this.model.inputs.length === 2 ? (this.model.inputs[1].shape.slice(1, 3) as [number, number]) : undefined;
+  }
+
+  /**
+   * The network input made from a source image: an area (box-filter, so antialiased) resize
+   * to the backbone's input size ({@link ops.resizeArea}: average pooling when the sizes have
+   * an integer ratio), for when only the source is at hand. Decoding the input from the
+   * original file (as {@link ImagePipeline} does) is closer to training without a source.
+   *
+   * @param source `[batch, sourceHeight, sourceWidth, channels]`, each side at least the input's.
+   * @returns `[batch, height, width, channels]` at the backbone's input size.
+   */
+  resizeToInput(source: tf.Tensor4D): tf.Tensor4D {
+    const [h, w] = this.inputShape;
+    return resizeArea(source, [h, w]);
+  }
+
+  private checkImages(fn: string, images: tf.Tensor, options: unknown): tf.Tensor | tf.Tensor[] {
     checkTensor(fn, 'images', images, 4, '[batch, height, width, channels]');
     if (images.shape[0] < 1) fail(fn, 'images', 'a batch of at least one image', `shape [${images.shape.join(',')}]`);
     if (images.dtype !== 'float32') fail(fn, 'images', 'a float32 tensor', `dtype ${images.dtype}`);
@@ -274,6 +335,20 @@ export class S3N {
     if (images.shape[1] !== h || images.shape[2] !== w) {
       fail(fn, 'images', `${h}×${w} images like the backbone's input`, `${images.shape[1]}×${images.shape[2]}`);
     }
+    if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object', describeValue(options));
+    const source = (options as SourceOption).source;
+    const size = this.sourceSize;
+    if (size === undefined) {
+      if (source !== undefined) fail(fn, 'source', 'undefined (this S3N has no sourceSize: it samples from images)', describeValue(source));
+      return images;
+    }
+    const [sh, sw] = size;
+    const expected = `a float32 [${images.shape[0]}, ${sh}, ${sw}, ${c}] tensor (this S3N samples from a ${sh}×${sw} source)`;
+    if (!(source instanceof tf.Tensor) || source.rank !== 4 || source.dtype !== 'float32') fail(fn, 'source', expected, describeValue(source));
+    if (source.shape[0] !== images.shape[0] || source.shape[1] !== sh || source.shape[2] !== sw || source.shape[3] !== c) {
+      fail(fn, 'source', expected, `shape [${source.shape.join(',')}]`);
+    }
+    return [images, source];
   }
 
   /**
@@ -281,10 +356,11 @@ export class S3N {
    * and batch statistics (and updates the batch-norm moving averages).
    *
    * @param images `[batch, H, W, C]` at the backbone's input size.
+   * @param options `training`, and the `source` image when the S3N has a {@link S3N.sourceSize}.
    */
-  apply(images: tf.Tensor4D, options: { training?: boolean } = {}): S3NOutputs {
-    this.checkImages('S3N.apply', images);
-    const [fused, raw, discriminative, complementary] = this.model.apply(images, { training: options.training === true }) as tf.Tensor2D[];
+  apply(images: tf.Tensor4D, options: { training?: boolean } & SourceOption = {}): S3NOutputs {
+    const inputs = this.checkImages('S3N.apply', images, options);
+    const [fused, raw, discriminative, complementary] = this.model.apply(inputs, { training: options.training === true }) as tf.Tensor2D[];
     return { fused, raw, discriminative, complementary };
   }
 
@@ -293,15 +369,17 @@ export class S3N {
    * batch-norm statistics).
    *
    * @param images `[batch, H, W, C]` at the backbone's input size.
+   * @param options The `source` image when the S3N has a {@link S3N.sourceSize}.
    *
    * @example
    * ```ts
    * const classes = tf.argMax(s3n.predict(images), 1); // [batch] int32
+   * const withSource = s3n.predict(images, { source }); // an S3N made with sourceSize
    * ```
    */
-  predict(images: tf.Tensor4D): tf.Tensor2D {
-    this.checkImages('S3N.predict', images);
-    return tf.tidy(() => (this.model.apply(images, { training: false }) as tf.Tensor2D[])[0]);
+  predict(images: tf.Tensor4D, options: SourceOption = {}): tf.Tensor2D {
+    const inputs = this.checkImages('S3N.predict', images, options);
+    return tf.tidy(() => (this.model.apply(inputs, { training: false }) as tf.Tensor2D[])[0]);
   }
 
   /**
@@ -392,7 +470,8 @@ export class S3N {
    * @param images `[batch, H, W, C]` float32 at the backbone's input size, batch >= 1.
    * @param labels `[batch]` int32 class indices in `[0, classes)`.
    * @param optimizer Usually {@link S3N.createOptimizer}; only its variables are trained.
-   * @param options Label smoothing and term weights ({@link S3NLossOptions}) and the guards.
+   * @param options Label smoothing and term weights ({@link S3NLossOptions}), the guards, and
+   *   the `source` image when the S3N has a {@link S3N.sourceSize}.
    * @throws before any computation when an argument is invalid (the message names it).
    *
    * @example
@@ -435,7 +514,7 @@ export class S3N {
     skipped: boolean;
   } {
     const fn = 'S3N.trainStep';
-    this.checkImages(fn, images);
+    const inputs = this.checkImages(fn, images, options);
     checkTensor(fn, 'labels', labels, 1, '[batch] of class indices');
     if (labels.dtype !== 'int32') fail(fn, 'labels', 'an int32 tensor of class indices', `dtype ${labels.dtype}`);
     if (labels.shape[0] !== images.shape[0]) {
@@ -452,9 +531,10 @@ export class S3N {
     let kept: tf.Tensor2D[] = [];
     // Same gradients as tf.variableGrads, with the backward pass releasing memory as it goes.
     const { value, grads } = leanVariableGrads(() => {
-      const outs = this.model.apply(images, { training: true }) as tf.Tensor2D[];
+      const outs = this.model.apply(inputs, { training: true }) as tf.Tensor2D[];
       kept = outs.map((o) => tf.keep(o));
-      return s3nLoss(outs, labels, { ...options, validateLabels: false });
+      const { source: _source, ...lossOptions } = options;
+      return s3nLoss(outs, labels, { ...lossOptions, validateLabels: false });
     }, optimizer.variables);
     let skipped = false;
     if (skipNonFinite) {
@@ -489,6 +569,8 @@ export class S3N {
    * make, without using it up ({@link SparseAttention.drawCount} is unchanged).
    *
    * @param images `[batch, H, W, C]` at the backbone's input size.
+   * @param options `training`, `mode`, and the `source` image when the S3N has a
+   *   {@link S3N.sourceSize}: the resampled images are then read from it (at the input's size).
    *
    * @example
    * ```ts
@@ -496,14 +578,15 @@ export class S3N {
    * // peaks [B, 31, 31] (0/1); zoomImage, inverseImage [B, H, W, C]
    * ```
    */
-  explain(images: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } = {}): S3NExplanation {
-    this.checkImages('S3N.explain', images);
+  explain(images: tf.Tensor4D, options: { training?: boolean; mode?: AttentionMode } & SourceOption = {}): S3NExplanation {
+    const inputs = this.checkImages('S3N.explain', images, options);
+    const source = (Array.isArray(inputs) ? inputs[1] : images) as tf.Tensor4D;
     const mode = options.mode ?? (options.training ? this.attention.trainingMode : this.attention.inferenceMode);
     return tf.tidy(() => {
       const features = this.backbone.apply(images, { training: false }) as tf.Tensor4D;
       const crms = this.classResponseMap.apply(features) as tf.Tensor4D;
       // The same composition the layers run; a 'random' draw is shown, not used up.
-      const a = selectiveSparseSampling(images, crms, { ...this.attention.attentionOptions(mode), ...this.sampler.samplingOptions() });
+      const a = selectiveSparseSampling(source, crms, { ...this.attention.attentionOptions(mode), ...this.sampler.samplingOptions() });
       return {
         decision: a.decision,
         peaks: a.peaks,

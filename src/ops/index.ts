@@ -13,6 +13,7 @@ export { gaussianKernel } from './gaussian_kernel';
 export { saliencyFilter, saliencyGrid } from './saliency_grid';
 export type { SaliencyGridOptions } from './saliency_grid';
 export { stopGradient } from './stop_gradient';
+export { resizeArea } from './resize_area';
 export { decisionMap } from './decision_map';
 export type { DecisionMapOptions, DecisionMapResult } from './decision_map';
 export { sparseAttentionMaps, ATTENTION_MODES } from './sparse_attention';
