@@ -76,7 +76,8 @@ export function checkLossOptions(fn: string, options: unknown): { smoothRatio: n
 export function smoothCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smoothRatio = 1): tf.Scalar {
   return tf.tidy(() => {
     const classes = logits.shape[1];
-    const onehot = tf.cast(tf.oneHot(labels, classes), 'float32');
+    // tf.oneHot refuses depth 1; with one class every label is that class.
+    const onehot = classes > 1 ? tf.cast(tf.oneHot(labels, classes), 'float32') : tf.ones([labels.shape[0], 1]);
     const other = classes > 1 ? (1 - smoothRatio) / (classes - 1) : 0;
     const target = tf.add(tf.mul(onehot, smoothRatio - other), other);
     return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), target), 1))) as tf.Scalar;

@@ -5,7 +5,7 @@
 // keras_child.ts does the loading in a child Node process and this file checks its JSON.
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { describeWithPython } from './torch_helpers';
+import { describeWithPython, NEEDS_H5PY } from './torch_helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -75,5 +75,5 @@ describeWithPython(
       );
     });
   },
-  { modules: ['h5py', 'numpy'], apt: 'python3-h5py', skipEnv: 'S3N_SKIP_H5PY_TESTS' },
+  NEEDS_H5PY,
 );

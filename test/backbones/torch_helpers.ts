@@ -1,57 +1,19 @@
 /**
  * Helpers for the tests of the torchvision backbones: reference data made at test time by
- * torch_parity.py with Debian's PyTorch (/usr/bin/python3), in a temporary folder.
- *
- * Without PyTorch the tests FAIL with a message saying what to install, unless
- * S3N_SKIP_TORCH_TESTS=1: then they are skipped with a printed reason.
+ * torch_parity.py with Debian's PyTorch (test/helpers/requirements.ts `DEBIAN_PYTHON`), in a
+ * temporary folder. Without PyTorch the tests are skipped with a printed reason, and fail under
+ * `S3N_STRICT=1` (test/helpers/python.ts).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEBIAN_PYTHON } from '../helpers/requirements';
+
+export { describeWithPython, NEEDS_H5PY, NEEDS_TORCH, NEEDS_TORCHVISION } from '../helpers/python';
 
 /** Debian's Python, which has python3-torch and python3-torchvision (the `python3` on PATH may not). */
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = DEBIAN_PYTHON;
 const SCRIPT = path.join(__dirname, 'torch_parity.py');
-
-function missing(modules: string[]): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8' });
-  if (r.status === 0) return undefined;
-  return r.error?.message ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`;
-}
-
-/**
- * `describe` for tests that need Python modules (default torch and torchvision). The body gets
- * a temporary folder (made before the block, removed after it).
- */
-export function describeWithPython(
-  title: string,
-  body: (dir: () => string) => void,
-  needs: { modules: string[]; apt: string; skipEnv: string } = { modules: ['torch', 'torchvision'], apt: 'python3-torch python3-torchvision', skipEnv: 'S3N_SKIP_TORCH_TESTS' },
-): void {
-  const why = missing(needs.modules);
-  if (why !== undefined && process.env[needs.skipEnv] === '1') {
-    console.log(`Skipping "${title}": ${PYTHON} cannot import ${needs.modules.join(', ')} (${why}) and ${needs.skipEnv}=1.`);
-    describe.skip(title, () => body(() => ''));
-    return;
-  }
-  let dir = '';
-  describe(title, () => {
-    beforeAll(() => {
-      if (why !== undefined) {
-        throw new Error(
-          `${PYTHON} cannot import ${needs.modules.join(', ')} (${why}): these tests compare with it. ` +
-            `Install it with \`apt-get install ${needs.apt}\` (or set ${needs.skipEnv}=1 to skip them).`,
-        );
-      }
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3n-torch-'));
-    });
-    afterAll(() => {
-      if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    });
-    body(() => dir);
-  });
-}
 
 /** Runs torch_parity.py with the arguments; throws with its stderr when it fails. */
 export function runParityScript(args: string[]): void {

@@ -46,3 +46,12 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export function hasChromium(): boolean {
   return requireTool(`Chromium (${CHROMIUM})`, fs.existsSync(CHROMIUM), 'apt-get install chromium, or set CHROMIUM_PATH');
 }
+
+/** The folder of SwiftShader's Vulkan driver (Debian's chromium ships it): `S3N_SWIFTSHADER_DIR` or /usr/lib/chromium. */
+export const SWIFTSHADER_DIR = process.env.S3N_SWIFTSHADER_DIR ?? '/usr/lib/chromium';
+/** Its Vulkan ICD file. */
+export const SWIFTSHADER_ICD = `${SWIFTSHADER_DIR}/vk_swiftshader_icd.json`;
+/** Whether SwiftShader's Vulkan driver is there (a software WebGPU adapter for Dawn in Node). */
+export function hasSwiftShader(): boolean {
+  return requireTool(`SwiftShader's Vulkan driver (${SWIFTSHADER_ICD})`, fs.existsSync(SWIFTSHADER_ICD), 'apt-get install chromium, or set S3N_SWIFTSHADER_DIR');
+}

@@ -2,39 +2,24 @@
  * Test helpers for the weight readers: the weight files are written at test time by
  * make_weight_files.py with the real writers (torch.save, h5py), run with Debian's Python.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RawTensor } from '../../../src/io/state_dict';
+import { describeWithPython, type PythonNeeds } from '../../helpers/python';
+import { DEBIAN_PYTHON } from '../../helpers/requirements';
 
 /** Debian's Python, which has python3-torch (the `python3` on PATH may not). */
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = DEBIAN_PYTHON;
 const SCRIPT = path.join(__dirname, 'make_weight_files.py');
 
-/** What a group of tests needs from Python. */
-export interface PythonNeeds {
-  /** Modules to import, e.g. `['torch']`. */
-  modules: string[];
-  /** The apt package that provides them. */
-  apt: string;
-  /** Environment variable that, set to 1, skips the tests instead of failing them. */
-  skipEnv: string;
-}
-
-export const NEEDS_TORCH: PythonNeeds = { modules: ['torch'], apt: 'python3-torch', skipEnv: 'S3N_SKIP_TORCH_TESTS' };
-export const NEEDS_H5PY: PythonNeeds = { modules: ['h5py', 'numpy'], apt: 'python3-h5py', skipEnv: 'S3N_SKIP_H5PY_TESTS' };
-
-function missingModules(needs: PythonNeeds): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', needs.modules.map((m) => `import ${m}`).join('; ')], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : (r.error?.message ?? r.stderr.trim().split('\n').pop());
-}
+export { NEEDS_H5PY, NEEDS_TORCH, type PythonNeeds } from '../../helpers/python';
 
 /**
- * `describe` for tests on Python-written files: writes them (make_weight_files.py `mode`) into
- * a temporary folder before the block and removes it after. Without the Python modules the
- * tests FAIL with a message saying what to install — or are skipped, with a printed reason,
- * when the env variable `needs.skipEnv` is 1.
+ * {@link describeWithPython} for tests on Python-written files: writes them
+ * (make_weight_files.py `mode`) into the block's temporary folder before the block. Without the
+ * Python modules the tests are skipped with a printed reason (a failure under `S3N_STRICT=1`).
  *
  * @param body Gets a function returning the folder and the marker path (a file the malicious
  *   pickles would create, which must never exist).
@@ -43,29 +28,12 @@ export function describeWithPythonFiles(
   title: string, mode: 'torch' | 'safetensors' | 'h5', needs: PythonNeeds,
   body: (files: { dir: () => string; marker: string }) => void,
 ): void {
-  const missing = missingModules(needs);
-  if (missing !== undefined && process.env[needs.skipEnv] === '1') {
-    console.log(`Skipping "${title}": ${PYTHON} cannot import ${needs.modules.join(', ')} (${missing}) and ${needs.skipEnv}=1.`);
-    describe.skip(title, () => body({ dir: () => '', marker: '' }));
-    return;
-  }
   const marker = path.join(os.tmpdir(), `pwned-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  let dir = '';
-  describe(title, () => {
-    beforeAll(() => {
-      if (missing !== undefined) {
-        throw new Error(
-          `${PYTHON} cannot import ${needs.modules.join(', ')} (${missing}): these tests write their weight files with it. ` +
-          `Install it with \`apt-get install ${needs.apt}\` (or set ${needs.skipEnv}=1 to skip them).`,
-        );
-      }
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), `s3n-weights-${mode}-`));
+  describeWithPython(title, (dir) => body({ dir, marker }), needs, {
+    prefix: `s3n-weights-${mode}-`,
+    setup: (dir) => {
       execFileSync(PYTHON, [SCRIPT, dir, mode, marker], { stdio: ['ignore', 'ignore', 'pipe'] });
-    });
-    afterAll(() => {
-      if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
-    });
-    body({ dir: () => dir, marker });
+    },
   });
 }
 
