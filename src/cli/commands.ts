@@ -59,7 +59,8 @@ Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is
                         tfjs LayersModel (model.json)
   --weights FILE        pretrained backbone weights: a PyTorch .pth/.pt/.safetensors state dict for
                         torchvision-resnet* (e.g. torchvision's resnet50-0676ba61.pth), a Keras .h5
-                        for resnet50 (its caffe preprocessing is then built into the backbone)
+                        for resnet50 (its caffe preprocessing is then built into the backbone);
+                        read once: --resume continues from the checkpoint's weights
   --cut-layer NAME      layer to cut a PATH backbone at (its output is the feature map)
   --widths A,B,...      stage widths of the small backbone (default 16,32,64)
   --input-size N        input side in pixels (default 448)
@@ -253,7 +254,8 @@ async function cmdTrain(args: string[]): Promise<void> {
     log: print,
     warn,
   };
-  checkWeightsOption(opts.backbone, opts.weights);
+  // On --resume the backbone's weights come from the checkpoint: the file is not read then.
+  checkWeightsOption(opts.backbone, opts.weights, { readable: !opts.resume });
   await backendFrom(v);
   const explicit = new Set(Object.keys(v).filter((k) => v[k] !== undefined).map((k) => FIELD[k] ?? k));
   const { s3n } = await train(opts, explicit);

@@ -24,13 +24,15 @@ const WEIGHTS_BACKBONES = `${Object.keys(TORCHVISION_BACKBONES).join(', ')} (PyT
 
 /**
  * Checks `--weights` before any work: it needs a backbone that takes weight files, and must be a
- * readable file.
+ * readable file (unless `readable` is false: `--resume` continues from the checkpoint's weights
+ * and does not read the file).
  */
-export function checkWeightsOption(backbone: string, weights: string | undefined): void {
+export function checkWeightsOption(backbone: string, weights: string | undefined, { readable = true }: { readable?: boolean } = {}): void {
   if (weights === undefined) return;
   if (!(backbone in TORCHVISION_BACKBONES) && backbone !== 'resnet50') {
     throw new UsageError(`--weights needs --backbone ${WEIGHTS_BACKBONES}, but got --backbone '${backbone}'.`);
   }
+  if (!readable) return;
   let isFile = false;
   try {
     fs.accessSync(weights, fs.constants.R_OK);
