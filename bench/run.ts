@@ -1,7 +1,9 @@
 /**
- * `npm run bench [-- --only ops,model,resnet50,resnet50-448,wasm] [--quick]`: runs the benchmarks
- * (default: ops,model; resnet50 includes resnet50-448, run in a child process), prints a table and
- * writes bench/results/latest.json. Every ratio compares two figures measured in this run on
+ * `npm run bench [-- --only ops,model,resnet50,resnet50-448,wasm,vs-pytorch,profile] [--quick]`:
+ * runs the benchmarks (default: ops,model; vs-pytorch times the same networks in PyTorch side by
+ * side, bench/vs_pytorch.ts; profile splits a wasm step by kernel, bench/profile.ts; resnet50
+ * includes resnet50-448, run in a child process), prints a table and writes
+ * bench/results/latest.json. Every ratio compares two figures measured in this run on
  * this machine.
  */
 import { spawnSync } from 'node:child_process';
@@ -57,6 +59,8 @@ async function main() {
     const { benchWasmTraining } = await import('./wasm_training');
     console.log(JSON.stringify(await benchWasmTraining(), null, 2));
   }
+  if (only.has('vs-pytorch')) log(await (await import('./vs_pytorch')).benchVsPytorch({ quick }));
+  if (only.has('profile')) await (await import('./profile')).benchProfile({ quick });
   if (values.rows !== undefined) {
     fs.writeFileSync(values.rows, JSON.stringify(rows));
     return;
