@@ -1,5 +1,6 @@
 /**
- * `npm run bench:accuracy [-- --quick] [--seeds 1,2]`: the accuracy benchmark. S3N on the small
+ * `npm run bench:accuracy [-- --quick] [--seeds 1,2]`: the accuracy benchmark (`-- --benchmark
+ * fine-grained`: the synthetic fine-grained one of bench/fine_grained.ts instead). S3N on the small
  * backbone against the same backbone alone (backbone → global average pool → dense) on cluttered
  * MNIST (examples/cluttered_mnist.ts), top-1 on the test split, under two protocols:
  *
@@ -142,7 +143,10 @@ function trainData(cfg: Config, seed: number, phase: number): (epoch: number) =>
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seeds: { type: 'string' } } });
+  const which = process.argv.find((a, i) => process.argv[i - 1] === '--benchmark') ?? process.argv.find((a) => a.startsWith('--benchmark='))?.slice(12);
+  if (which === 'fine-grained') return (await import('./fine_grained')).runFineGrainedBenchmark(process.argv.slice(2));
+  if (which !== undefined && which !== 'cluttered-mnist') throw new Error(`--benchmark must be cluttered-mnist (default) or fine-grained, but got '${which}'.`);
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seeds: { type: 'string' }, benchmark: { type: 'string' } } });
   const cfg: Config = { ...(values.quick ? QUICK : FULL) };
   if (values.seeds) cfg.seeds = values.seeds.split(',').map(Number);
   await tf.setBackend('wasm');

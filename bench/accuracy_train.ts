@@ -41,10 +41,10 @@ export class Baseline {
   readonly model: tfl.LayersModel;
   readonly dense: tfl.layers.Layer;
 
-  constructor(readonly backbone: tfl.LayersModel, seed: number) {
+  constructor(readonly backbone: tfl.LayersModel, seed: number, readonly classes = CLASSES) {
     const input = tfl.input({ shape: backbone.inputs[0].shape.slice(1) as number[] });
     const pooled = tfl.layers.globalAveragePooling2d({}).apply(backbone.apply(input)) as tfl.SymbolicTensor;
-    this.dense = tfl.layers.dense({ units: CLASSES, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 500 }), name: 'baseline_dense' });
+    this.dense = tfl.layers.dense({ units: classes, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 500 }), name: 'baseline_dense' });
     this.model = tfl.model({ inputs: input, outputs: this.dense.apply(pooled) as tfl.SymbolicTensor });
   }
 
@@ -67,7 +67,7 @@ export class Baseline {
   trainStep(images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD): tf.Scalar {
     const { value, grads } = tf.variableGrads(() => {
       const logits = this.model.apply(images, { training: true }) as tf.Tensor2D;
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, CLASSES), logits) as tf.Scalar;
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, this.classes), logits) as tf.Scalar;
     }, optimizer.variables);
     optimizer.applyGradients(grads);
     tf.dispose(grads);
@@ -76,7 +76,7 @@ export class Baseline {
 
   /** A new baseline with a copy of this one's weights (backbone, statistics and dense layer). */
   clone(cfg: BackboneConfig, seed: number): Baseline {
-    const copy = new Baseline(makeBackbone(cfg, seed), seed);
+    const copy = new Baseline(makeBackbone(cfg, seed), seed, this.classes);
     copy.model.setWeights(this.model.getWeights());
     return copy;
   }
