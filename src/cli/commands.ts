@@ -28,10 +28,14 @@ import { checkWeightsOption } from './pretrained';
 import { writeExplanationPictures } from './picture';
 import { exportForWeb } from './export';
 import { writeSyntheticDataset } from './synthetic';
-import { formatAccuracies, train, TrainOptions } from './train';
+import { formatAccuracies, MAX_SKIPPED_STEPS, train, TrainOptions } from './train';
+import { S3N_DEFAULTS as D } from '../defaults';
 
 type Values = Record<string, string | boolean | undefined>;
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+
+/** PyTorch's batch-norm momentum (the weight of the new batch) for the Keras-convention default. */
+const PYTORCH_BN_MOMENTUM = Number((1 - D.batchNormMomentum).toPrecision(12));
 
 const COMMON: OptionSpec = { backend: { type: 'string', default: 'cpu' }, help: { type: 'boolean', short: 'h' } };
 
@@ -66,16 +70,16 @@ Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is
   --input-size N        input side in pixels (default 448)
   --epochs N            (default 60)
   --batch-size N        (default 16)
-  --lr X                base learning rate (default 0.001), x0.1 every --lr-step epochs (default 40)
-  --switch-epoch N      last epoch (0-based) of the first attention stage (default 20)
+  --lr X                base learning rate (default ${D.learningRate}), x0.1 every --lr-step epochs (default 40)
+  --switch-epoch N      last epoch (0-based) of the first attention stage (default ${D.switchEpoch})
   --seed N              seed of the weights, the attention draws and the data order (default 0)
-  --grid-size N, --padding-size N, --fwhm X   S3N saliency grid options (defaults 31, 30, 13)
-  --bn-momentum X       backbone batch-norm momentum, Keras convention (default 0.9 = PyTorch's 0.1, the authors')
+  --grid-size N, --padding-size N, --fwhm X   S3N saliency grid options (defaults ${D.gridSize}, ${D.paddingSize}, ${D.fwhm})
+  --bn-momentum X       backbone batch-norm momentum, Keras convention (default ${D.batchNormMomentum} = PyTorch's ${PYTORCH_BN_MOMENTUM}, the authors')
   --grad-checkpointing  recompute the backbone in the backward pass: ~30% slower steps, a third of
                         the backbone's activation memory (ResNet-50 at 448 on wasm needs it)
   --out DIR             run folder: checkpoints/, metrics.json
   --resume              continue the run in --out from its newest complete checkpoint
-  --max-skipped-steps N stop after N steps in a row with a non-finite loss or gradient (default 5;
+  --max-skipped-steps N stop after N steps in a row with a non-finite loss or gradient (default ${MAX_SKIPPED_STEPS};
                         such a step is skipped: it changes no weight)
   --backend NAME        cpu (default), wasm, tensorflow or webgpu (experimental)`,
   eval: `Usage: s3n eval --checkpoint DIR --dataset KIND --data DIR [--split test|train] [--batch-size N] [--report DIR] [--tta none|flip]
@@ -179,7 +183,7 @@ function widths(v: Values): number[] | undefined {
 }
 
 function bnMomentum(v: Values): number {
-  const x = num(v, 'bn-momentum', 0.9, 'positive');
+  const x = num(v, 'bn-momentum', D.batchNormMomentum, 'positive');
   if (x >= 1) throw new UsageError(`--bn-momentum must be a number in (0, 1), but got '${str(v, 'bn-momentum')}'.`);
   return x;
 }
@@ -239,18 +243,18 @@ async function cmdTrain(args: string[]): Promise<void> {
     inputSize: num(v, 'input-size', 448, 'positive-int'),
     epochs: num(v, 'epochs', 60, 'positive-int'),
     batchSize: num(v, 'batch-size', 16, 'positive-int'),
-    lr: num(v, 'lr', 0.001, 'positive'),
+    lr: num(v, 'lr', D.learningRate, 'positive'),
     lrStep: num(v, 'lr-step', 40, 'positive-int'),
-    switchEpoch: num(v, 'switch-epoch', 20, 'non-negative-int'),
+    switchEpoch: num(v, 'switch-epoch', D.switchEpoch, 'non-negative-int'),
     seed: num(v, 'seed', 0, 'non-negative-int'),
-    gridSize: str(v, 'grid-size') === undefined ? undefined : num(v, 'grid-size', 31, 'positive-int'),
-    paddingSize: str(v, 'padding-size') === undefined ? undefined : num(v, 'padding-size', 30, 'positive-int'),
-    fwhm: str(v, 'fwhm') === undefined ? undefined : num(v, 'fwhm', 13, 'positive'),
+    gridSize: str(v, 'grid-size') === undefined ? undefined : num(v, 'grid-size', D.gridSize, 'positive-int'),
+    paddingSize: str(v, 'padding-size') === undefined ? undefined : num(v, 'padding-size', D.paddingSize, 'positive-int'),
+    fwhm: str(v, 'fwhm') === undefined ? undefined : num(v, 'fwhm', D.fwhm, 'positive'),
     bnMomentum: bnMomentum(v),
     gradCheckpointing: v['grad-checkpointing'] === true,
     out: str(v, 'out', true) as string,
     resume: v.resume === true,
-    maxSkippedSteps: num(v, 'max-skipped-steps', 5, 'positive-int'),
+    maxSkippedSteps: num(v, 'max-skipped-steps', MAX_SKIPPED_STEPS, 'positive-int'),
     log: print,
     warn,
   };
@@ -439,7 +443,7 @@ async function cmdDemo(args: string[]): Promise<void> {
     gridSize: DEMO.gridSize,
     paddingSize: DEMO.paddingSize,
     fwhm: DEMO.fwhm,
-    bnMomentum: 0.9,
+    bnMomentum: D.batchNormMomentum,
     out: runDir,
     resume: false,
     log: print,

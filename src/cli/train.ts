@@ -19,6 +19,12 @@ import { Accuracies, evaluate } from './evaluate';
 import { buildS3N, ModelConfig } from './model_setup';
 import { startEpochProgress } from './progress';
 
+/**
+ * Training steps in a row with a non-finite loss or gradient after which `s3n train` stops
+ * (`--max-skipped-steps`, {@link TrainOptions.maxSkippedSteps}).
+ */
+export const MAX_SKIPPED_STEPS = 5;
+
 export interface TrainOptions {
   dataset: DatasetKind;
   data: string;
@@ -55,7 +61,7 @@ export interface TrainOptions {
   tty?: boolean;
   /**
    * Stop after this many training steps in a row whose loss or gradients were not finite (each
-   * is skipped: it changes nothing). Default 5.
+   * is skipped: it changes nothing). Default {@link MAX_SKIPPED_STEPS}.
    */
   maxSkippedSteps?: number;
   /**
@@ -122,7 +128,7 @@ function checkWritable(out: string): void {
  */
 export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = new Set()): Promise<{ s3n: S3N; metrics: EpochMetrics[]; checkpoint: string; data: DatasetSplits }> {
   const out = path.resolve(opts.out);
-  const maxSkipped = opts.maxSkippedSteps ?? 5;
+  const maxSkipped = opts.maxSkippedSteps ?? MAX_SKIPPED_STEPS;
   if (!Number.isInteger(maxSkipped) || maxSkipped < 1) throw new UsageError(`--max-skipped-steps must be an integer >= 1, but got '${maxSkipped}'.`);
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UsageError(`--out must be a folder that can be written, but '${out}' is a file.`);
   const run = new CheckpointRun(out);
