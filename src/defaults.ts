@@ -55,7 +55,16 @@ export const S3N_DEFAULTS = Object.freeze({
   /** SGD weight decay (L2 added to the gradient). */
   weightDecay: 1e-4,
   /** Learning-rate multipliers of the parameter groups. */
-  multipliers: Object.freeze({ base: 1, classifier: 10, radius: 1e-4, filter: 1e-4 }),
+  multipliers: Object.freeze({
+    /** Backbone, head buffers and everything else. */
+    base: 1,
+    /** Class response map and the three classifiers of the head. */
+    classifier: 10,
+    /** Both radii of the sparse attention. */
+    radius: 1e-4,
+    /** The sampler's filter. */
+    filter: 1e-4,
+  }),
 });
 
 /**
@@ -75,7 +84,18 @@ export const S3N_SEED_OFFSETS = Object.freeze({
   fusedClassifier: 30,
 });
 
-/** `seed + offset`, or undefined for an unseeded initialiser. */
+/**
+ * `seed + offset`, or undefined for an unseeded initialiser.
+ *
+ * @param seed The base seed (undefined: unseeded).
+ * @param offset One of {@link S3N_SEED_OFFSETS}.
+ *
+ * @example
+ * ```ts
+ * derivedSeed(7, S3N_SEED_OFFSETS.head); // 107
+ * derivedSeed(undefined, 100);           // undefined
+ * ```
+ */
 export function derivedSeed(seed: number | undefined, offset: number): number | undefined {
   return seed === undefined ? undefined : seed + offset;
 }

@@ -7,11 +7,14 @@
  * - backbones: `resnet50` (Keras layer names), `smallResNet`, `cutBackbone`; torchvision's
  *   ResNets with PyTorch layer names (`torchvisionResNet`) and the state-dict loaders
  *   (`assignTorchStateDict`, `assignKerasWeights`; file readers in `s3n-layers/node`).
+ * - defaults: `S3N_DEFAULTS` (the authors' hyper-parameters, which every option falls back to)
+ *   and the seed-derivation rule (`S3N_SEED_OFFSETS`, `derivedSeed`).
  *
  * @packageDocumentation
  * @module s3n-layers
  */
 export * as ops from './ops';
+export { S3N_DEFAULTS, S3N_SEED_OFFSETS, derivedSeed } from './defaults';
 export * from './layers';
 export * from './model';
 export { resnet50, smallResNet, cutBackbone } from './backbones/resnet';
