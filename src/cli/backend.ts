@@ -3,13 +3,43 @@
  * kernel), `wasm` (@tensorflow/tfjs-backend-wasm plus this package's wasm training kernels) and `tensorflow`
  * (libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user
  * installed one), and, experimental, `webgpu` (tfjs-backend-webgpu on Dawn's Node bindings, see
- * `webgpu.ts`).
+ * `webgpu.ts`). The default, `auto`, takes the fastest one installed: `tensorflow` when
+ * tfjs-node(-gpu) is there, else `wasm` with the training kernels, else `cpu`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setupNodeWebGPU } from './webgpu';
 
-export const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'webgpu'] as const;
+export const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
+
+/** The CLI's default backend: the fastest installed ({@link setupBackend}). */
+export const DEFAULT_BACKEND: BackendName = 'auto';
+
+async function canImport(specifier: string): Promise<boolean> {
+  try {
+    await import(specifier);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/**
+ * What `auto` picks, fastest first: `tensorflow` (libtensorflow, when tfjs-node-gpu or
+ * tfjs-node is installed), `wasm` (when tfjs-backend-wasm and this package's wasm training
+ * kernels are there: on the training steps measured by `npm run bench -- --only model` several
+ * times the pure-JS backend), else `cpu`. Returns the name and why.
+ */
+export async function fastestBackend(): Promise<{ name: Exclude<BackendName, 'auto'>; why: string }> {
+  for (const s of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    if (await canImport(s)) return { name: 'tensorflow', why: `${s} is installed` };
+  }
+  if ((await canImport('@tensorflow/tfjs-backend-wasm')) && (await importEntry('wasm-training')) !== undefined) {
+    return { name: 'wasm', why: 'tfjs-node is not installed; wasm with the training kernels' };
+  }
+  return { name: 'cpu', why: 'neither tfjs-node nor tfjs-backend-wasm is installed' };
+}
 
 /** An error whose message is meant for the user as is (no stack trace). */
 export class UsageError extends Error {
@@ -49,11 +79,16 @@ function importEntry(name: 'cpu-training' | 'wasm-training') {
 }
 
 /**
- * Selects and initialises a backend. Returns a one-line description for the log.
- * Throws a {@link UsageError} with install instructions when `tensorflow` is not installed.
+ * Selects and initialises a backend (`auto`: {@link fastestBackend}). Returns a one-line
+ * description for the log. Throws a {@link UsageError} with install instructions when
+ * `tensorflow` is not installed.
  */
 export async function setupBackend(name: BackendName): Promise<string> {
   let adapter: string | undefined;
+  if (name === 'auto') {
+    const { name: picked, why } = await fastestBackend();
+    return `${await setupBackend(picked)} (auto: ${why}; --backend chooses)`;
+  }
   if (name === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
     // The faster cpu Conv2DBackpropFilter (tfjs' runs ~5·10⁶ multiply-adds a second).

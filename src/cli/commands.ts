@@ -16,14 +16,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATASET_KINDS, DatasetKind, readDataset } from '../data';
-import { loadImage } from '../data/augment';
+import { loadImage, loadImageWithSource } from '../data/augment';
 import type { ImageItem } from '../data/types';
 import { ImagePipeline } from '../data/pipeline';
-import { BACKENDS, BackendName, setupBackend, UsageError } from './backend';
+import { BACKENDS, BackendName, DEFAULT_BACKEND, setupBackend, UsageError } from './backend';
 import { alignClasses, evaluate, TTA_MODES } from './evaluate';
 import { prepareReportDir, writeEvalReport } from './eval_report';
 import { writeFineGrainedDataset } from '../data/fine_grained_synthetic';
 import { loadS3N } from './model_setup';
+import type { S3N } from '../model/s3n';
 import { checkWeightsOption } from './pretrained';
 import { writeExplanationPictures } from './picture';
 import { exportForWeb } from './export';
@@ -37,7 +38,7 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; d
 /** PyTorch's batch-norm momentum (the weight of the new batch) for the Keras-convention default. */
 const PYTORCH_BN_MOMENTUM = Number((1 - D.batchNormMomentum).toPrecision(12));
 
-const COMMON: OptionSpec = { backend: { type: 'string', default: 'cpu' }, help: { type: 'boolean', short: 'h' } };
+const COMMON: OptionSpec = { backend: { type: 'string', default: DEFAULT_BACKEND }, help: { type: 'boolean', short: 'h' } };
 
 const USAGE: Record<string, string> = {
   main: `s3n: Selective Sparse Sampling (S3N, Ding et al. ICCV 2019) on TensorFlow.js
@@ -53,7 +54,9 @@ Commands:
   export      a checkpoint as a web model (model.json, weights, classes.txt) for the browser page
   synthetic   write a synthetic dataset (fine-grained: CUB-200-2011's layout, with boxes and part locations)
 
-Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is experimental) and --help.`,
+Every command takes --backend auto|cpu|wasm|tensorflow|webgpu and --help. The default, auto, runs
+on the fastest backend installed: tensorflow (tfjs-node), else wasm with s3n-layers' training
+kernels, else cpu; webgpu is experimental.`,
   train: `Usage: s3n train --dataset cub|aircraft|cars|folder --data DIR --out DIR [options]
 
   --dataset KIND        cub, aircraft, cars or folder (DIR/train/<class>/*, DIR/test/<class>/*)
@@ -68,6 +71,9 @@ Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is
   --cut-layer NAME      layer to cut a PATH backbone at (its output is the feature map)
   --widths A,B,...      stage widths of the small backbone (default 16,32,64)
   --input-size N        input side in pixels (default 448)
+  --source-size N       beyond the paper: the zoomed and complementary images are sampled from the
+                        image decoded at N pixels (>= --input-size; e.g. 2x), so a zoom shows real
+                        pixels instead of interpolated ones (default: the input itself, as the authors)
   --epochs N            (default 60)
   --batch-size N        (default 16)
   --lr X                base learning rate (default ${D.learningRate}), x0.1 every --lr-step epochs (default 40)
@@ -81,7 +87,7 @@ Every command takes --backend cpu|wasm|tensorflow|webgpu (default cpu; webgpu is
   --resume              continue the run in --out from its newest complete checkpoint
   --max-skipped-steps N stop after N steps in a row with a non-finite loss or gradient (default ${MAX_SKIPPED_STEPS};
                         such a step is skipped: it changes no weight)
-  --backend NAME        cpu (default), wasm, tensorflow or webgpu (experimental)`,
+  --backend NAME        auto (default: the fastest installed), cpu, wasm, tensorflow or webgpu (experimental)`,
   eval: `Usage: s3n eval --checkpoint DIR --dataset KIND --data DIR [--split test|train] [--batch-size N] [--report DIR] [--tta none|flip]
 
   --checkpoint DIR      a checkpoint folder or a run folder (its latest checkpoint)
@@ -195,10 +201,14 @@ const warn = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-async function backendFrom(v: Values): Promise<void> {
-  const name = choice<BackendName>(v, 'backend', BACKENDS, 'cpu');
-  await setupBackend(name);
+/**
+ * Sets up the `--backend` (default `auto`: the fastest installed) and returns which one runs:
+ * `train` and `demo` log it when training starts (the other commands print only their answer).
+ */
+async function backendFrom(v: Values): Promise<string> {
+  return setupBackend(choice<BackendName>(v, 'backend', BACKENDS, DEFAULT_BACKEND));
 }
+
 
 const TRAIN_OPTIONS: OptionSpec = {
   dataset: { type: 'string' },
@@ -209,6 +219,7 @@ const TRAIN_OPTIONS: OptionSpec = {
   'cut-layer': { type: 'string' },
   widths: { type: 'string' },
   'input-size': { type: 'string' },
+  'source-size': { type: 'string' },
   epochs: { type: 'string' },
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
@@ -226,7 +237,7 @@ const TRAIN_OPTIONS: OptionSpec = {
 };
 
 /** Option name on the command line → field of {@link TrainOptions}. */
-const FIELD: Record<string, string> = { 'cut-layer': 'cutLayer', 'input-size': 'inputSize', 'batch-size': 'batchSize', 'lr-step': 'lrStep', 'switch-epoch': 'switchEpoch', 'grid-size': 'gridSize', 'padding-size': 'paddingSize', 'bn-momentum': 'bnMomentum', 'grad-checkpointing': 'gradCheckpointing' };
+const FIELD: Record<string, string> = { 'cut-layer': 'cutLayer', 'input-size': 'inputSize', 'source-size': 'sourceSize', 'batch-size': 'batchSize', 'lr-step': 'lrStep', 'switch-epoch': 'switchEpoch', 'grid-size': 'gridSize', 'padding-size': 'paddingSize', 'bn-momentum': 'bnMomentum', 'grad-checkpointing': 'gradCheckpointing' };
 
 async function cmdTrain(args: string[]): Promise<void> {
   const { values: v } = parse(args, TRAIN_OPTIONS);
@@ -241,6 +252,7 @@ async function cmdTrain(args: string[]): Promise<void> {
     cutLayer: str(v, 'cut-layer'),
     widths: widths(v),
     inputSize: num(v, 'input-size', 448, 'positive-int'),
+    sourceSize: str(v, 'source-size') === undefined ? undefined : num(v, 'source-size', 0, 'positive-int'),
     epochs: num(v, 'epochs', 60, 'positive-int'),
     batchSize: num(v, 'batch-size', 16, 'positive-int'),
     lr: num(v, 'lr', D.learningRate, 'positive'),
@@ -258,9 +270,12 @@ async function cmdTrain(args: string[]): Promise<void> {
     log: print,
     warn,
   };
+  if (opts.sourceSize !== undefined && opts.sourceSize < opts.inputSize) {
+    throw new UsageError(`--source-size must be at least --input-size (${opts.inputSize}), but got '${opts.sourceSize}'.`);
+  }
   // On --resume the backbone's weights come from the checkpoint: the file is not read then.
   checkWeightsOption(opts.backbone, opts.weights, { readable: !opts.resume });
-  await backendFrom(v);
+  opts.backend = await backendFrom(v);
   const explicit = new Set(Object.keys(v).filter((k) => v[k] !== undefined).map((k) => FIELD[k] ?? k));
   const { s3n } = await train(opts, explicit);
   s3n.dispose();
@@ -283,7 +298,7 @@ async function cmdEval(args: string[]): Promise<void> {
   // Classes are paired by name, not by position (a checkpoint saved by another reader or version).
   const items = alignClasses(ck.state.classNames, ds, ds[split]);
   const [inputSize] = s3n.inputShape;
-  const pipe = new ImagePipeline(items, { mode: 'eval', batchSize, inputSize, classes: s3n.classes, onWarning: (m) => warn(`warning: ${m}`) });
+  const pipe = new ImagePipeline(items, { mode: 'eval', batchSize, inputSize, sourceSize: s3n.sourceSize?.[0], classes: s3n.classes, onWarning: (m) => warn(`warning: ${m}`) });
   const t0 = Date.now();
   const result = await evaluate(s3n, pipe, 0, { tta });
   const { accuracies, top5, images, k } = result;
@@ -298,16 +313,36 @@ async function cmdEval(args: string[]): Promise<void> {
   }
 }
 
-async function loadImages(files: string[], inputSize: number): Promise<{ file: string; data: Float32Array }[]> {
-  const out: { file: string; data: Float32Array }[] = [];
+/** An image file decoded for `s3n`: the input `[1, H, W, 3]`, and the source when the S3N has a {@link S3N.sourceSize}. */
+interface LoadedImage {
+  file: string;
+  image: tf.Tensor4D;
+  source?: tf.Tensor4D;
+}
+
+/** Decodes `files` for `s3n` (eval mode), warning about and skipping those that cannot be read. */
+async function loadImages(files: string[], s3n: S3N): Promise<LoadedImage[]> {
+  const [inputSize] = s3n.inputShape;
+  const sourceSize = s3n.sourceSize?.[0];
+  const out: LoadedImage[] = [];
   for (const file of files) {
     try {
-      out.push({ file, data: await loadImage({ path: path.resolve(file) }, { mode: 'eval', inputSize }) });
+      const item = { path: path.resolve(file) };
+      if (sourceSize === undefined) {
+        out.push({ file, image: tf.tensor4d(await loadImage(item, { mode: 'eval', inputSize }), [1, inputSize, inputSize, 3]) });
+      } else {
+        const { image, source } = await loadImageWithSource(item, { mode: 'eval', inputSize, sourceSize });
+        out.push({ file, image: tf.tensor4d(image, [1, inputSize, inputSize, 3]), source: tf.tensor4d(source, [1, sourceSize, sourceSize, 3]) });
+      }
     } catch (e) {
       warn(`warning: skipping ${(e as Error).message}`);
     }
   }
   return out;
+}
+
+function disposeImages(images: LoadedImage[]): void {
+  for (const { image, source } of images) tf.dispose([image, ...(source ? [source] : [])]);
 }
 
 async function cmdPredict(args: string[]): Promise<void> {
@@ -319,16 +354,16 @@ async function cmdPredict(args: string[]): Promise<void> {
   await backendFrom(v);
   const { s3n, checkpoint: ck } = await loadS3N(checkpoint);
   const names = ck.state.classNames;
-  const [inputSize] = s3n.inputShape;
-  const images = await loadImages(positionals, inputSize);
-  for (const { file, data } of images) {
-    const probs = tf.tidy(() => tf.softmax(s3n.predict(tf.tensor4d(data, [1, inputSize, inputSize, 3]))));
+  const images = await loadImages(positionals, s3n);
+  for (const { file, image, source } of images) {
+    const probs = tf.tidy(() => tf.softmax(s3n.predict(image, { source })));
     const p = Array.from(await probs.data());
     probs.dispose();
     const top = p.map((x, i) => [x, i] as const).sort((a, b) => b[0] - a[0]).slice(0, k);
     print(file);
     top.forEach(([x, i], r) => print(`  ${r + 1}. ${names[i] ?? `class ${i}`}  ${(100 * x).toFixed(1)}%`));
   }
+  disposeImages(images);
   s3n.dispose();
   if (images.length === 0) throw new UsageError('none of the images could be read.', 1);
   if (images.length < positionals.length) throw new UsageError(`${positionals.length - images.length} of ${positionals.length} images could not be read (see the warnings above).`, 1);
@@ -363,17 +398,15 @@ async function cmdVisualize(args: string[]): Promise<void> {
   if (positionals.length === 0) throw new UsageError('visualize needs at least one IMAGE.');
   await backendFrom(v);
   const { s3n, checkpoint: ck } = await loadS3N(checkpoint);
-  const [inputSize] = s3n.inputShape;
   fs.mkdirSync(out, { recursive: true });
-  const images = await loadImages(positionals, inputSize);
+  const images = await loadImages(positionals, s3n);
   const names = new Map(pictureNames(images.map((im) => im.file)).map((n, i) => [images[i], n]));
   for (const im of images) {
-    const { file, data } = im;
-    const x = tf.tensor4d(data, [1, inputSize, inputSize, 3]);
-    const files = await writeExplanationPictures(s3n, x, out, names.get(im) as string, { classNames: ck.state.classNames });
-    x.dispose();
+    const { file, image, source } = im;
+    const files = await writeExplanationPictures(s3n, image, out, names.get(im) as string, { classNames: ck.state.classNames, source });
     print(`${file} → ${files.figure} (predicted ${files.prediction.className}, ${(100 * files.prediction.probability).toFixed(1)}%)`);
   }
+  disposeImages(images);
   s3n.dispose();
   if (images.length === 0) throw new UsageError('none of the images could be read.', 1);
   if (images.length < positionals.length) throw new UsageError(`${positionals.length - images.length} of ${positionals.length} images could not be read (see the warnings above).`, 1);
@@ -419,7 +452,7 @@ async function cmdDemo(args: string[]): Promise<void> {
   const out = path.resolve(str(v, 'out') ?? 's3n-demo');
   const epochs = num(v, 'epochs', DEMO.epochs, 'positive-int');
   const seed = num(v, 'seed', 0, 'non-negative-int');
-  await backendFrom(v);
+  const backend = await backendFrom(v);
   const t0 = Date.now();
   const dataDir = path.join(out, 'data');
   const runDir = path.join(out, 'run');
@@ -446,6 +479,7 @@ async function cmdDemo(args: string[]): Promise<void> {
     bnMomentum: D.batchNormMomentum,
     out: runDir,
     resume: false,
+    backend,
     log: print,
     warn,
   });

@@ -70,13 +70,18 @@ export interface EvaluationResult {
  * @param s3n The network (inference mode: moving batch-norm statistics).
  * @param images `[batch, H, W, 3]` at the network's input size.
  * @param tta See {@link TTA_MODES}.
+ * @param source The source image, for an S3N with a {@link S3N.sourceSize} (flipped with the image).
  * @returns four `[batch, classes]` tensors (the caller disposes them).
  */
-export function outputScores(s3n: S3N, images: tf.Tensor4D, tta: TtaMode = 'none'): tf.Tensor2D[] {
+export function outputScores(s3n: S3N, images: tf.Tensor4D, tta: TtaMode = 'none', source?: tf.Tensor4D): tf.Tensor2D[] {
   return tf.tidy(() => {
-    const outs = s3n.model.apply(images, { training: false }) as tf.Tensor2D[];
+    const run = (x: tf.Tensor4D, src?: tf.Tensor4D) => {
+      const o = s3n.apply(x, { source: src });
+      return S3N_OUTPUTS.map((name) => o[name]);
+    };
+    const outs = run(images, source);
     if (tta === 'none') return outs;
-    const flipped = s3n.model.apply(tf.reverse(images, 2), { training: false }) as tf.Tensor2D[];
+    const flipped = run(tf.reverse(images, 2), source && tf.reverse(source, 2));
     return outs.map((o, i) => tf.div(tf.add(tf.softmax(o), tf.softmax(flipped[i])), 2) as tf.Tensor2D);
   });
 }
@@ -99,7 +104,7 @@ export async function evaluate(s3n: S3N, pipeline: ImagePipeline, epoch = 0, opt
   const inTopK = new Float64Array(S3N_OUTPUTS.length);
   let images = 0;
   for await (const batch of pipeline.epoch(epoch)) {
-    const top = tf.tidy(() => tf.stack(outputScores(s3n, batch.images, tta).map((s) => tf.topk(s, k, true).indices)));
+    const top = tf.tidy(() => tf.stack(outputScores(s3n, batch.images, tta, batch.source).map((s) => tf.topk(s, k, true).indices)));
     const [idx, labels] = await Promise.all([top.data(), batch.labels.data()]);
     const n = batch.images.shape[0];
     for (let o = 0; o < S3N_OUTPUTS.length; o++) {
@@ -116,7 +121,7 @@ export async function evaluate(s3n: S3N, pipeline: ImagePipeline, epoch = 0, opt
       }
     }
     images += n;
-    tf.dispose([top, batch.images, batch.labels]);
+    tf.dispose([top, batch.images, batch.labels, ...(batch.source ? [batch.source] : [])]);
   }
   const classImages = confusion[0].map((row) => row.reduce((a, b) => a + b, 0));
   const frac = (x: number) => (images > 0 ? x / images : 0);

@@ -38,6 +38,11 @@ export interface ModelConfig {
    * default 0.1 is Keras' 0.9; tfjs layers default to 0.99. Unset: keep the backbone's.
    */
   bnMomentum?: number;
+  /**
+   * Side of the source image the samplers read (`--source-size`, beyond the paper: a zoom then
+   * shows real pixels; see {@link S3NOptions.sourceSize}). Unset: the input itself.
+   */
+  sourceSize?: number;
 }
 
 /**
@@ -104,7 +109,7 @@ export async function buildBackbone(cfg: ModelConfig, log?: (line: string) => vo
 /** Builds a fresh S3N from a {@link ModelConfig} (`log` gets the line saying which weights were loaded). */
 export async function buildS3N(cfg: ModelConfig, log?: (line: string) => void): Promise<S3N> {
   const backbone = await buildBackbone(cfg, log);
-  return S3N.create(backbone, { classes: cfg.classes, seed: cfg.seed, gridSize: cfg.gridSize, paddingSize: cfg.paddingSize, fwhm: cfg.fwhm });
+  return S3N.create(backbone, { classes: cfg.classes, seed: cfg.seed, gridSize: cfg.gridSize, paddingSize: cfg.paddingSize, fwhm: cfg.fwhm, sourceSize: cfg.sourceSize });
 }
 
 /** Loads a trained S3N from a checkpoint (or a run folder), with its class names and state. */

@@ -45,6 +45,8 @@ export interface PicturePrediction {
 export interface PictureOptions {
   /** Class names, index = label, for the header; default `class 0`, `class 1`, … */
   classNames?: readonly string[];
+  /** The source image `[1, sourceHeight, sourceWidth, 3]` of an S3N with a {@link S3N.sourceSize}. */
+  source?: tf.Tensor4D;
 }
 
 const FONT = "'DejaVu Sans', 'Liberation Sans', Arial, sans-serif";
@@ -121,7 +123,7 @@ export async function writeExplanationPictures(
   if (image.shape[0] !== 1 || image.shape[3] !== 3) fail(fn, 'image', 'one RGB image [1, height, width, 3]', `shape [${image.shape.join(',')}]`);
   const [, size] = image.shape;
   const show = Math.max(256, size);
-  const probs = tf.tidy(() => tf.softmax(s3n.predict(image)));
+  const probs = tf.tidy(() => tf.softmax(s3n.predict(image, { source: options.source })));
   const p = await probs.data();
   probs.dispose();
   let label = 0;
@@ -129,7 +131,7 @@ export async function writeExplanationPictures(
   const prediction: PicturePrediction = { label, className: options.classNames?.[label] ?? `class ${label}`, probability: p[label] };
   const header = `Predicted: ${prediction.className} (${(100 * prediction.probability).toFixed(1)} %)`;
 
-  const e = s3n.explain(image);
+  const e = s3n.explain(image, { source: options.source });
   const grid = e.decision.shape[1];
   const upsample = (m: tf.Tensor3D) => tf.tidy(() => tf.image.resizeBilinear(tf.expandDims(m, 3) as tf.Tensor4D, [size, size], true));
   const [zoomUp, invUp] = [upsample(e.zoomSaliency), upsample(e.inverseSaliency)];

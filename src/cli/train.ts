@@ -36,6 +36,8 @@ export interface TrainOptions {
   cutLayer?: string;
   widths?: number[];
   inputSize: number;
+  /** Side of the source image S3N zooms into (`--source-size`, beyond the paper; {@link S3NOptions.sourceSize}). */
+  sourceSize?: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -53,6 +55,8 @@ export interface TrainOptions {
   bnMomentum?: number;
   /** Recompute the backbone's activations in the backward pass ({@link S3N.setGradCheckpointing}). */
   gradCheckpointing?: boolean;
+  /** Which backend runs, for the log (what the CLI's `setupBackend` returned); logged once the run's checks have passed. */
+  backend?: string;
   /** Print lines (progress in plain mode, epoch summaries). */
   log: (line: string) => void;
   /** Warnings (unreadable images, …). */
@@ -91,7 +95,7 @@ export interface EpochMetrics {
 }
 
 /** Options that must agree with the checkpoint when resuming. */
-const FIXED_ON_RESUME = ['dataset', 'backbone', 'weights', 'cutLayer', 'widths', 'inputSize', 'batchSize', 'lr', 'switchEpoch', 'lrStep', 'seed', 'gridSize', 'paddingSize', 'fwhm', 'bnMomentum', 'annotation'] as const;
+const FIXED_ON_RESUME = ['dataset', 'backbone', 'weights', 'cutLayer', 'widths', 'inputSize', 'sourceSize', 'batchSize', 'lr', 'switchEpoch', 'lrStep', 'seed', 'gridSize', 'paddingSize', 'fwhm', 'bnMomentum', 'annotation'] as const;
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -192,6 +196,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     cutLayer: options.cutLayer,
     widths: options.widths,
     inputSize: options.inputSize,
+    sourceSize: options.sourceSize,
     classes: data.classNames.length,
     seed: options.seed,
     gridSize: options.gridSize,
@@ -206,13 +211,15 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
 
   const warn = (m: string) => opts.warn(`warning: ${m}`);
   const classes = data.classNames.length;
-  const trainPipe = new ImagePipeline(data.train, { mode: 'train', batchSize: options.batchSize, inputSize: options.inputSize, seed: options.seed, classes, onWarning: warn });
-  const testPipe = new ImagePipeline(data.test, { mode: 'eval', batchSize: options.batchSize, inputSize: options.inputSize, seed: options.seed, classes, onWarning: warn });
+  const pipeOptions = { batchSize: options.batchSize, inputSize: options.inputSize, sourceSize: s3n.sourceSize?.[0], seed: options.seed, classes, onWarning: warn };
+  const trainPipe = new ImagePipeline(data.train, { mode: 'train', ...pipeOptions });
+  const testPipe = new ImagePipeline(data.test, { mode: 'eval', ...pipeOptions });
   const config: Record<string, unknown> = Object.fromEntries(
     Object.entries({ ...options, data: data.root, out }).filter(([k, v]) => typeof v !== 'function' && k !== 'resume' && k !== 'tty' && v !== undefined),
   );
   const metrics: EpochMetrics[] = (state?.metrics as EpochMetrics[] | undefined) ?? [];
   const metricsFile = path.join(out, 'metrics.json');
+  if (options.backend !== undefined) opts.log(`backend: ${options.backend}`);
   if (plan) {
     await run.prepareResume(plan);
     plan.notes.forEach((n) => opts.log(n));
@@ -230,7 +237,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   if (first === 0) {
     opts.log(
       `training S3N (${options.backbone} backbone, ${s3n.model.countParams().toLocaleString('en')} parameters) on ${data.name}: ${data.classNames.length} classes, ` +
-        `${data.train.length} training / ${data.test.length} test images, input ${options.inputSize}×${options.inputSize}, ${options.epochs} epoch${options.epochs === 1 ? '' : 's'} of ${trainPipe.length} batches`,
+        `${data.train.length} training / ${data.test.length} test images, input ${options.inputSize}×${options.inputSize}${s3n.sourceSize ? ` (zooming into a ${s3n.sourceSize.join('×')} source)` : ''}, ${options.epochs} epoch${options.epochs === 1 ? '' : 's'} of ${trainPipe.length} batches`,
     );
   }
   if (first >= options.epochs) opts.log(`nothing to do: the run already has ${first} of ${options.epochs} epochs`);
@@ -253,10 +260,10 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     let skippedSteps = 0;
     for await (const batch of trainPipe.epoch(epoch)) {
       const images = opts.beforeStep ? opts.beforeStep(batch.images, epoch, batch.index) : batch.images;
-      const { loss, hits, skipped } = trainStepWithHits(s3n, images, batch.labels, optimizer);
+      const { loss, hits, skipped } = trainStepWithHits(s3n, images, batch.labels, optimizer, batch.source);
       const [l, h] = skipped ? [[NaN], [0]] : await Promise.all([loss.data(), hits.data()]);
       const n = images.shape[0];
-      tf.dispose([loss, hits, images, batch.labels]);
+      tf.dispose([loss, hits, images, batch.labels, ...(batch.source ? [batch.source] : [])]);
       done = batch.index + 1;
       if (skipped) {
         skippedSteps++;
@@ -319,10 +326,17 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
  * One training step, the same as {@link S3N.trainStep} (the S3N loss, gradients, the grouped
  * SGD update, the skip of a non-finite step), that also returns how many images the fused
  * output classified right. The labels are not read back (`validateLabels: false`): the CLI's
- * pipeline checked them where they entered.
+ * pipeline checked them where they entered. `source`: the source image of an S3N with a
+ * {@link S3N.sourceSize}.
  */
-export function trainStepWithHits(s3n: S3N, images: tf.Tensor4D, labels: tf.Tensor1D, optimizer: GroupedSGD): { loss: tf.Scalar; hits: tf.Scalar; skipped: boolean } {
-  const { loss, outputs, skipped } = s3n.trainStepWithOutputs(images, labels, optimizer, { validateLabels: false });
+export function trainStepWithHits(
+  s3n: S3N,
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  optimizer: GroupedSGD,
+  source?: tf.Tensor4D,
+): { loss: tf.Scalar; hits: tf.Scalar; skipped: boolean } {
+  const { loss, outputs, skipped } = s3n.trainStepWithOutputs(images, labels, optimizer, { validateLabels: false, source });
   const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(outputs.fused, 1), labels), 'int32')) as tf.Scalar);
   tf.dispose(Object.values(outputs));
   return { loss, hits, skipped };

@@ -172,13 +172,13 @@ export async function loadImage(item: Pick<ImageItem, 'path' | 'trimBottom'>, op
 
 /** Options of {@link loadImageWithSource}: those of {@link loadImage} and the source's size. */
 export interface LoadImageWithSourceOptions extends LoadImageOptions {
-  /** Side of the square source image, in pixels (>= `inputSize`), see {@link S3NOptions.sourceSize}. */
+  /** Side of the square source image, in pixels (>= `inputSize`), see `S3NOptions.sourceSize`. */
   sourceSize: number;
 }
 
 /**
  * {@link loadImage} at two sizes from one decode: the network input (`inputSize`²) and the
- * source the S3N samplers read (`sourceSize`², see {@link S3NOptions.sourceSize}), both resized
+ * source the S3N samplers read (`sourceSize`², see `S3NOptions.sourceSize`), both resized
  * by libvips from the original pixels, so neither is an interpolation of the other. The input
  * is the same as {@link loadImage} gives with the same options and draws.
  *

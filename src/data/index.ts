@@ -17,7 +17,7 @@ export { readImageFolder } from './folder';
 export { readMat, matStrings, matScalar } from './mat5';
 export type { MatValue, MatNumeric, MatChar, MatCell, MatStruct } from './mat5';
 export { loadImage, loadImageWithSource, randomResizedCropBox, evalResizeSize, denormalize, IMAGENET_MEAN, IMAGENET_STD } from './augment';
-export type { AugmentMode, Box, LoadImageOptions } from './augment';
+export type { AugmentMode, Box, LoadImageOptions, LoadImageWithSourceOptions } from './augment';
 export { ImagePipeline } from './pipeline';
 export type { Batch, PipelineOptions } from './pipeline';
 export { mulberry32, mixSeed, epochPermutation } from './rng';

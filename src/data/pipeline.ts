@@ -52,7 +52,7 @@ export interface PipelineOptions {
   inputSize?: number;
   /**
    * Beyond the paper: also deliver each image at this size (an integer >= `inputSize`) as
-   * {@link Batch.source}, for an S3N made with {@link S3NOptions.sourceSize}. Both images are
+   * {@link Batch.source}, for an S3N made with `S3NOptions.sourceSize`. Both images are
    * decoded from the original file by {@link loadImageWithSource} (the same crop and flip,
    * each resized by libvips from the original pixels), and `images` is unchanged by it.
    * Default: none.

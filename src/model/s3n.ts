@@ -57,7 +57,7 @@ export interface S3NOptions
    * sampler: pass it as the `source` option of {@link S3N.apply}, {@link S3N.predict},
    * {@link S3N.explain} and {@link S3N.trainStep} (and as the second input of `s3n.model`).
    * The network input is still required: decode both from the same crop
-   * ({@link ImagePipeline} with `sourceSize` does), or make it with {@link S3N.resizeToInput}.
+   * (`ImagePipeline` (s3n-layers/node) with `sourceSize` does), or make it with {@link S3N.resizeToInput}.
    * Default: none, the authors' network (the image is its own source).
    */
   sourceSize?: number | [number, number];
@@ -316,7 +316,7 @@ export class S3N {
    * The network input made from a source image: an area (box-filter, so antialiased) resize
    * to the backbone's input size ({@link ops.resizeArea}: average pooling when the sizes have
    * an integer ratio), for when only the source is at hand. Decoding the input from the
-   * original file (as {@link ImagePipeline} does) is closer to training without a source.
+   * original file (as `ImagePipeline` (s3n-layers/node) does) is closer to training without a source.
    *
    * @param source `[batch, sourceHeight, sourceWidth, channels]`, each side at least the input's.
    * @returns `[batch, height, width, channels]` at the backbone's input size.
