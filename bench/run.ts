@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --only ops,model,resnet50,resnet50-448,wasm,vs-pytorch,profile] [--quick]`:
+ * `npm run bench [-- --only ops,model,resnet50,resnet50-448,wasm,vs-pytorch,profile,weights] [--quick]`:
  * runs the benchmarks (default: ops,model; vs-pytorch times the same networks in PyTorch side by
- * side, bench/vs_pytorch.ts; profile splits a wasm step by kernel, bench/profile.ts; resnet50
+ * side, bench/vs_pytorch.ts; profile splits a wasm step by kernel, bench/profile.ts; weights
+ * loads a ResNet-50 state dict and trains S3N on it, bench/pretrained_step.ts; resnet50
  * includes resnet50-448, run in a child process), prints a table and writes
  * bench/results/latest.json. Every ratio compares two figures measured in this run on
  * this machine.
@@ -61,6 +62,7 @@ async function main() {
   }
   if (only.has('vs-pytorch')) log(await (await import('./vs_pytorch')).benchVsPytorch({ quick }));
   if (only.has('profile')) await (await import('./profile')).benchProfile({ quick });
+  if (only.has('weights')) log(await (await import('./pretrained_step')).benchPretrained(quick));
   if (values.rows !== undefined) {
     fs.writeFileSync(values.rows, JSON.stringify(rows));
     return;

@@ -57,7 +57,7 @@ const DATA_PARALLEL_PREFIX = 'module.';
  *
  * @example
  * ```ts
- * const weights = await readTorchStateDict('resnet50-19c8e357.pth');
+ * const weights = await readTorchStateDict('resnet50-0676ba61.pth');
  * weights.get('conv1.weight'); // { shape: [64, 3, 7, 7], dtype: 'float32', data: Float32Array(9408) }
  * ```
  */
