@@ -43,6 +43,8 @@ describeWithPython('torchvisionResNet loaded from torch.save and .safetensors fi
       const y = model.predict(x) as tf.Tensor;
       expect(y.shape).toEqual(features.shape);
       const err = relativeError(await y.data(), features.data);
+      // S3N_GOLDEN_REPORT=1 prints the error (as the whole-network golden test does).
+      if (process.env.S3N_GOLDEN_REPORT) console.log(`${backend} ResNet-${depth} .${format} ${size} px: max |tfjs - PyTorch| / max |PyTorch| = ${err.toExponential(2)}`);
       expect(err).toBeLessThan(TOLERANCE);
       tf.dispose([x, y]);
       model.dispose();
