@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'wasm-training': 'src/wasm-training.ts', 'cpu-training': 'src/cpu-training.ts', node: 'src/node.ts', cli: 'src/cli/main.ts' },
+  entry: { index: 'src/index.ts', 'wasm-training': 'src/wasm-training.ts', 'cpu-training': 'src/cpu-training.ts', node: 'src/node.ts', 'wasm-threads': 'src/wasm-threads.ts', cli: 'src/cli/main.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
