@@ -2,6 +2,10 @@
  * Benchmark helpers: backend switching, timing (median of repeats after a warm-up, with the
  * backend's queue drained), and a result table. Benchmarks are scripts, never tests.
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -65,4 +69,38 @@ export function printTable(rows: Row[]): void {
   const cells = [head, ...rows.map(fmt)];
   const widths = head.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
   for (const c of cells) console.log(c.map((v, i) => v.padEnd(widths[i])).join('  '));
+}
+
+/** The value after `name` on the command line (`--group a` → 'a'), or undefined. */
+export function argOf(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * Runs `file` (a bench script with a child entry) in a fresh Node process with the same flags
+ * (so tsx too; a fresh wasm heap, which never shrinks) and returns the JSON it wrote to the
+ * file named by `--out`.
+ */
+export function runInChild<T>(file: string, args: string[]): T {
+  const out = path.join(os.tmpdir(), `s3n-bench-${process.pid}-${Date.now()}.json`);
+  const child = spawnSync(process.execPath, [...process.execArgv, file, ...args, '--out', out], { stdio: 'inherit' });
+  if (child.status !== 0) throw new Error(`${path.basename(file)} ${args.join(' ')} failed (exit ${child.status})`);
+  const value = JSON.parse(fs.readFileSync(out, 'utf8')) as T;
+  fs.rmSync(out, { force: true });
+  return value;
+}
+
+/**
+ * Writes `bench/results/NAME` with the date, Node version, CPUs and load average at the end
+ * before `payload`, prints its path and returns it.
+ */
+export function writeResults(name: string, payload: Record<string, unknown>): string {
+  const dir = path.resolve(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, name);
+  const head = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().map((c) => c.model), loadavgAtEnd: os.loadavg() };
+  fs.writeFileSync(file, JSON.stringify({ ...head, ...payload }, null, 2));
+  console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  return file;
 }

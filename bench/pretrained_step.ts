@@ -26,11 +26,10 @@ import { torchvisionResNet } from '../src/backbones/torchvision_resnet';
 import { loadTorchWeights } from '../src/io/pretrained_weights';
 import { readWeightFile } from '../src/io/weights';
 import { S3N } from '../src/model';
-import { printTable, Row, useBackend } from './common';
-import { pythonPath, runInChild, wasmHeapMiB } from './vs_pytorch';
+import { argOf, printTable, Row, runInChild, useBackend, writeResults } from './common';
+import { pythonPath, wasmHeapMiB } from './vs_pytorch';
 
 const REPO = path.resolve(__dirname, '..');
-const RESULTS = path.join(REPO, 'bench', 'results');
 const CLASSES = 200;
 const MiB = 2 ** 20;
 
@@ -162,38 +161,19 @@ export async function benchPretrained(quick: boolean): Promise<Row[]> {
     const rows = rowsOf(m);
     console.log(`\npretrained weights (${keys} state-dict entries; torch ${torchVersion}, torchvision ${torchvisionVersion}; tfjs wasm, 1 thread)`);
     printTable(rows);
-    fs.mkdirSync(RESULTS, { recursive: true });
-    const file = path.join(RESULTS, 'pretrained_step.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify(
-        {
-          date: new Date().toISOString(),
-          node: process.version,
-          torch: torchVersion,
-          torchvision: torchvisionVersion,
-          pythonWriteMs: { torchSave: Number(saveMs), safetensors: Number(safetensorsMs) },
-          cpus: os.cpus().map((c) => c.model),
-          loadavgAtEnd: os.loadavg(),
-          quick,
-          minutes: (Date.now() - started) / 60000,
-          measured: m,
-          rows,
-        },
-        null,
-        2,
-      ),
-    );
-    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+    writeResults('pretrained_step.json', {
+      torch: torchVersion,
+      torchvision: torchvisionVersion,
+      pythonWriteMs: { torchSave: Number(saveMs), safetensors: Number(safetensorsMs) },
+      quick,
+      minutes: (Date.now() - started) / 60000,
+      measured: m,
+      rows,
+    });
     return rows;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function argOf(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 if (require.main === module) {

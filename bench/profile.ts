@@ -17,14 +17,12 @@
  * Writes bench/results/profile.json.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { GroupedSGD } from '../src';
-import { useBackend } from './common';
-import { Kind, makeTfjsCase, NETS, NetId, runInChild, timeTfjs, wasmHeapMiB } from './vs_pytorch';
+import { argOf, runInChild, useBackend, writeResults } from './common';
+import { Kind, makeTfjsCase, NETS, NetId, timeTfjs, wasmHeapMiB } from './vs_pytorch';
 
-const RESULTS = path.resolve(__dirname, 'results');
 
 interface KernelRecord {
   name: string;
@@ -334,16 +332,8 @@ export async function benchProfile(options: { quick?: boolean } = {}): Promise<P
   const results: ProfileResult[] = [];
   for (const g of names) results.push(...runInChild<ProfileResult[]>(__filename, ['--group', g]));
   for (const r of results) printProfile(r);
-  fs.mkdirSync(RESULTS, { recursive: true });
-  const file = path.join(RESULTS, 'profile.json');
-  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2));
-  console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  writeResults('profile.json', { results });
   return results;
-}
-
-function argOf(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 if (require.main === module) {

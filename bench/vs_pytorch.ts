@@ -21,17 +21,15 @@
  */
 import { spawn, spawnSync, ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { GroupedSGD, leanVariableGrads, S3N, setGradCheckpointing, torchvisionResNet } from '../src';
 import { TorchLayerBuilder } from '../src/backbones/torchvision_resnet';
-import { printTable, Row, useBackend } from './common';
+import { argOf, printTable, Row, runInChild, useBackend, writeResults } from './common';
 
 const REPO = path.resolve(__dirname, '..');
-const RESULTS = path.join(REPO, 'bench', 'results');
 export const CLASSES = 200;
 /** Yao-DD/S3N at the commit the golden files were made from (test/golden/README.md). */
 const REFERENCE_REPO = 'https://github.com/Yao-DD/S3N';
@@ -346,19 +344,6 @@ async function runGroup(name: string, quick: boolean): Promise<VsResult[]> {
 // ---------------------------------------------------------------------------------------------
 // The section.
 
-/**
- * Runs `file` (a bench script with a child entry) in a fresh Node process with the same flags
- * (so tsx too) and returns the JSON it wrote to the file named by `--out`.
- */
-export function runInChild<T>(file: string, args: string[]): T {
-  const out = path.join(os.tmpdir(), `s3n-bench-${process.pid}-${Date.now()}.json`);
-  const child = spawnSync(process.execPath, [...process.execArgv, file, ...args, '--out', out], { stdio: 'inherit' });
-  if (child.status !== 0) throw new Error(`${path.basename(file)} ${args.join(' ')} failed (exit ${child.status})`);
-  const value = JSON.parse(fs.readFileSync(out, 'utf8')) as T;
-  fs.rmSync(out, { force: true });
-  return value;
-}
-
 const KIND_LABEL: Record<Kind, string> = { train: 'training step', forward: 'forward', s3n: 'S3N training step' };
 
 export function printVsTable(results: VsResult[]): void {
@@ -388,28 +373,14 @@ export async function benchVsPytorch(options: { quick?: boolean } = {}): Promise
   }
   console.log(`\nvs PyTorch (tfjs wasm 1 thread, PyTorch ${torchVersion} CPU; medians of steps timed alternately; ratio > 1: tfjs slower)`);
   printVsTable(results);
-  fs.mkdirSync(RESULTS, { recursive: true });
-  const file = path.join(RESULTS, 'vs_pytorch.json');
-  fs.writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        node: process.version,
-        torch: torchVersion,
-        torchvision: torchvisionVersion,
-        reference: reference === undefined ? null : { repo: REFERENCE_REPO, commit: REFERENCE_COMMIT },
-        cpus: os.cpus().map((c) => c.model),
-        loadavgAtEnd: os.loadavg(),
-        quick,
-        minutes: (Date.now() - started) / 60000,
-        results,
-      },
-      null,
-      2,
-    ),
-  );
-  console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  writeResults('vs_pytorch.json', {
+    torch: torchVersion,
+    torchvision: torchvisionVersion,
+    reference: reference === undefined ? null : { repo: REFERENCE_REPO, commit: REFERENCE_COMMIT },
+    quick,
+    minutes: (Date.now() - started) / 60000,
+    results,
+  });
   return results.flatMap((r): Row[] => {
     const name = `${NETS[r.case[0] as NetId].label}: ${KIND_LABEL[r.kind]}`;
     const base = { section: 'vs-pytorch', name, backend: 'wasm', ms: r.tfjs, note: r.note };
@@ -419,11 +390,6 @@ export async function benchVsPytorch(options: { quick?: boolean } = {}): Promise
       { ...base, ratio: r.ratio2, baseline: `PyTorch 2 threads ${r.torch2!.toFixed(0)} ms` },
     ];
   });
-}
-
-function argOf(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 if (require.main === module) {

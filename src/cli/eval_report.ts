@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { UsageError } from './backend';
+import { ensureWritableFolder } from './folders';
 import type { EvaluationResult } from './evaluate';
 
 /** Where the parts of confusion.png go, in pixels, for `classes` classes. */
@@ -121,18 +122,7 @@ export async function writeConfusionPng(file: string, confusion: readonly (reado
 export function prepareReportDir(dir: string): string {
   const out = path.resolve(dir);
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UsageError(`--report must be a folder, but '${out}' is a file.`);
-  try {
-    fs.mkdirSync(out, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`--report must be a folder that can be written, but creating '${out}' failed: ${(e as Error).message}.`);
-  }
-  const probe = path.join(out, `.s3n-write-test-${process.pid}`);
-  try {
-    fs.writeFileSync(probe, '');
-    fs.rmSync(probe);
-  } catch (e) {
-    throw new UsageError(`--report must be a folder that can be written, but writing in '${out}' failed: ${(e as Error).message}.`);
-  }
+  ensureWritableFolder('--report', out);
   return out;
 }
 

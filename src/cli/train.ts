@@ -16,6 +16,7 @@ import type { GroupedSGD } from '../model/optimizer';
 import { S3N } from '../model/s3n';
 import { UsageError } from './backend';
 import { Accuracies, evaluate } from './evaluate';
+import { ensureWritableFolder } from './folders';
 import { buildS3N, ModelConfig } from './model_setup';
 import { startEpochProgress } from './progress';
 
@@ -107,20 +108,7 @@ export function formatAccuracies(a: Accuracies): string {
 /** Throws unless the run folder `out` (and its `checkpoints/`) can be created and written. */
 function checkWritable(out: string): void {
   const dir = path.join(out, 'checkpoints');
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`--out must be a folder that can be written, but creating '${dir}' failed: ${(e as Error).message}.`);
-  }
-  for (const d of [out, dir]) {
-    const probe = path.join(d, `.s3n-write-test-${process.pid}`);
-    try {
-      fs.writeFileSync(probe, '');
-      fs.rmSync(probe);
-    } catch (e) {
-      throw new UsageError(`--out must be a folder that can be written, but writing in '${d}' failed: ${(e as Error).message}.`);
-    }
-  }
+  ensureWritableFolder('--out', dir, [out, dir]);
 }
 
 /**
