@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { S3N, s3nLoss, smallResNet, stageModes, stepDecay } from '../../src';
 import { expectClose, uniform } from '../helpers/numeric';
+import { saveAndLoad } from '../helpers/round_trip';
 
 const SIZE = 32;
 
@@ -99,14 +100,7 @@ describe('S3N', () => {
     const { images, labels } = synthetic(2, 8);
     const opt = s3n.createOptimizer({ learningRate: 0.05, multipliers: { radius: 100 } });
     for (let i = 0; i < 2; i++) s3n.trainStep(images, labels, opt).dispose();
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await s3n.model.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const loaded = S3N.fromModel(await tfl.loadLayersModel(tf.io.fromMemory(artifacts!)));
+    const loaded = await saveAndLoad(s3n);
     const [r0, r1] = [await s3n.radii(), await loaded.radii()];
     expect(r1).toEqual(r0);
     expect(r0.radius).not.toBe(0.09);

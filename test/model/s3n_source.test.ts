@@ -8,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '../../src/cpu-training';
 import { ops, S3N, smallResNet } from '../../src';
 import { expectClose, uniform } from '../helpers/numeric';
+import { saveAndLoad } from '../helpers/round_trip';
 
 const SIZE = 32;
 
@@ -186,14 +187,7 @@ describe('S3N with sourceSize', () => {
     const s3n = tinyS3N({ seed: 6, sourceSize: [64, 48] });
     const source = uniform([1, 64, 48, 3], 0, 1, 8) as tf.Tensor4D;
     const images = uniform([1, SIZE, SIZE, 3], 0, 1, 9) as tf.Tensor4D;
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await s3n.model.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const loaded = S3N.fromModel(await tfl.loadLayersModel(tf.io.fromMemory(artifacts!)));
+    const loaded = await saveAndLoad(s3n);
     expect(loaded.sourceSize).toEqual([64, 48]);
     expect(loaded.predict(images, { source }).dataSync()).toEqual(s3n.predict(images, { source }).dataSync());
     const direct = s3n.model.predict([images, source]) as tf.Tensor[];
