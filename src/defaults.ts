@@ -48,6 +48,14 @@ export const S3N_DEFAULTS = Object.freeze({
   batchNormEpsilon: 1e-5,
   /** Target probability of the true class in the smoothed losses (`smooth_ratio`). */
   smoothRatio: 0.85,
+  /** Network input side in pixels (`image_size` of demo/cub_s3n.yml). */
+  inputSize: 448,
+  /** Training epochs (`max_epoch`). */
+  epochs: 60,
+  /** Training batch size (`batch_size`). */
+  batchSize: 16,
+  /** Step of the ×0.1 learning-rate decay, in epochs (`update_lr` `epoch_step`). */
+  lrStep: 40,
   /** SGD base learning rate. */
   learningRate: 0.001,
   /** SGD momentum. */

@@ -70,13 +70,13 @@ kernels, else cpu; webgpu is experimental.`,
                         read once: --resume continues from the checkpoint's weights
   --cut-layer NAME      layer to cut a PATH backbone at (its output is the feature map)
   --widths A,B,...      stage widths of the small backbone (default 16,32,64)
-  --input-size N        input side in pixels (default 448)
+  --input-size N        input side in pixels (default ${D.inputSize})
   --source-size N       beyond the paper: the zoomed and complementary images are sampled from the
                         image decoded at N pixels (>= --input-size; e.g. 2x), so a zoom shows real
                         pixels instead of interpolated ones (default: the input itself, as the authors)
-  --epochs N            (default 60)
-  --batch-size N        (default 16)
-  --lr X                base learning rate (default ${D.learningRate}), x0.1 every --lr-step epochs (default 40)
+  --epochs N            (default ${D.epochs})
+  --batch-size N        (default ${D.batchSize})
+  --lr X                base learning rate (default ${D.learningRate}), x0.1 every --lr-step epochs (default ${D.lrStep})
   --switch-epoch N      last epoch (0-based) of the first attention stage (default ${D.switchEpoch})
   --seed N              seed of the weights, the attention draws and the data order (default 0)
   --grid-size N, --padding-size N, --fwhm X   S3N saliency grid options (defaults ${D.gridSize}, ${D.paddingSize}, ${D.fwhm})
@@ -251,12 +251,12 @@ async function cmdTrain(args: string[]): Promise<void> {
     weights: str(v, 'weights'),
     cutLayer: str(v, 'cut-layer'),
     widths: widths(v),
-    inputSize: num(v, 'input-size', 448, 'positive-int'),
+    inputSize: num(v, 'input-size', D.inputSize, 'positive-int'),
     sourceSize: str(v, 'source-size') === undefined ? undefined : num(v, 'source-size', 0, 'positive-int'),
-    epochs: num(v, 'epochs', 60, 'positive-int'),
-    batchSize: num(v, 'batch-size', 16, 'positive-int'),
+    epochs: num(v, 'epochs', D.epochs, 'positive-int'),
+    batchSize: num(v, 'batch-size', D.batchSize, 'positive-int'),
     lr: num(v, 'lr', D.learningRate, 'positive'),
-    lrStep: num(v, 'lr-step', 40, 'positive-int'),
+    lrStep: num(v, 'lr-step', D.lrStep, 'positive-int'),
     switchEpoch: num(v, 'switch-epoch', D.switchEpoch, 'non-negative-int'),
     seed: num(v, 'seed', 0, 'non-negative-int'),
     gridSize: str(v, 'grid-size') === undefined ? undefined : num(v, 'grid-size', D.gridSize, 'positive-int'),
@@ -289,7 +289,7 @@ async function cmdEval(args: string[]): Promise<void> {
   const data = str(v, 'data', true) as string;
   const split = choice(v, 'split', ['test', 'train'] as const, 'test');
   const annotation = str(v, 'annotation') === undefined ? undefined : choice(v, 'annotation', ['variant', 'family', 'manufacturer'] as const);
-  const batchSize = num(v, 'batch-size', 16, 'positive-int');
+  const batchSize = num(v, 'batch-size', D.batchSize, 'positive-int');
   const tta = choice(v, 'tta', TTA_MODES, 'none');
   const reportDir = str(v, 'report') === undefined ? undefined : prepareReportDir(str(v, 'report') as string);
   await backendFrom(v);
@@ -470,7 +470,7 @@ async function cmdDemo(args: string[]): Promise<void> {
     epochs,
     batchSize: DEMO.batchSize,
     lr: DEMO.lr,
-    lrStep: 40,
+    lrStep: D.lrStep,
     switchEpoch: Math.max(0, Math.floor(epochs / 2) - 1),
     seed,
     gridSize: DEMO.gridSize,
