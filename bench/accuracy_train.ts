@@ -14,6 +14,12 @@ export interface Split {
   labels: tf.Tensor1D;
   /** Digit ink boxes `[y0, x0, y1, x1]` in pixels (for the zoom diagnostics). */
   boxes: [number, number, number, number][];
+  /**
+   * The same images at a higher resolution, for an S3N made with `sourceSize` (passed as its
+   * `source` option by {@link train}, {@link recalibrateBatchNorm} and {@link evaluate}). Absent
+   * otherwise.
+   */
+  source?: tf.Tensor4D;
 }
 
 export interface BackboneConfig {
@@ -117,9 +123,10 @@ export interface TrainOptions {
   epochs: number;
   /**
    * The training images of an epoch (each epoch may draw new images: the generator is
-   * cheap next to a training step). Disposed by {@link train} after the epoch.
+   * cheap next to a training step), or a promise of them (e.g. decoded from files). Disposed
+   * by {@link train} after the epoch.
    */
-  data: (epoch: number) => Split;
+  data: (epoch: number) => Split | Promise<Split>;
   batchSize: number;
   /** Base learning rate (classifiers get ×10, S3N's radii ×1e-4, as in the authors' groups). */
   learningRate: number;
@@ -169,23 +176,31 @@ export interface TrainResult {
   /** Wall time in seconds, and per step in ms. */
   seconds: number;
   msPerStep: number;
+  /** Training steps taken. */
+  steps?: number;
+  /** Of {@link TrainResult.seconds}, the time spent getting the epochs' data (`opts.data`). */
+  dataSeconds?: number;
 }
 
 /**
  * Trains for `epochs` epochs, each one pass over `opts.data(epoch)` in shuffled batches (the
  * last partial batch is dropped, so every step has the same cost). For S3N, sets the
  * three-stage attention modes of each epoch (see {@link switchEpoch}); after training, S3N is
- * left in the modes of the last epoch, which is what it is evaluated with.
+ * left in the modes of the last epoch, which is what it is evaluated with. An epoch's `source`
+ * images (an S3N made with `sourceSize`) go to S3N's step as its `source` option.
  */
 export async function train(t: Trainable, opts: TrainOptions): Promise<TrainResult> {
   let steps = 0;
   const optimizer = t.kind === 'baseline' ? t.net.createOptimizer(opts.learningRate) : t.net.createOptimizer({ learningRate: opts.learningRate });
   const losses: number[] = [];
+  let dataMs = 0;
   const t0 = performance.now();
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     optimizer.learningRate = opts.learningRate * lrFactor(epoch, opts.epochs);
     if (t.kind === 's3n') t.net.setEpoch(epoch, switchEpoch(opts.epochs));
-    const data = opts.data(epoch);
+    const d0 = performance.now();
+    const data = await opts.data(epoch);
+    dataMs += performance.now() - d0;
     const n = data.images.shape[0];
     const epochSteps = Math.floor(n / opts.batchSize);
     const order = permutation(n, opts.seed * 1000 + epoch);
@@ -194,11 +209,12 @@ export async function train(t: Trainable, opts: TrainOptions): Promise<TrainResu
       const idx = tf.tensor1d(order.subarray(s * opts.batchSize, (s + 1) * opts.batchSize), 'int32');
       const x = tf.gather(data.images, idx) as tf.Tensor4D;
       const y = tf.gather(data.labels, idx) as tf.Tensor1D;
-      const loss = t.kind === 'baseline' ? t.net.trainStep(x, y, optimizer) : t.net.trainStep(x, y, optimizer);
+      const source = data.source && (tf.gather(data.source, idx) as tf.Tensor4D);
+      const loss = t.kind === 'baseline' ? t.net.trainStep(x, y, optimizer) : t.net.trainStep(x, y, optimizer, source ? { source } : {});
       sum += (await loss.data())[0];
-      tf.dispose([idx, x, y, loss]);
+      tf.dispose([idx, x, y, loss, ...(source ? [source] : [])]);
     }
-    tf.dispose([data.images, data.labels]);
+    tf.dispose([data.images, data.labels, ...(data.source ? [data.source] : [])]);
     steps += epochSteps;
     losses.push(sum / epochSteps);
     if (!Number.isFinite(losses[epoch])) break; // diverged: no point going on
@@ -209,7 +225,7 @@ export async function train(t: Trainable, opts: TrainOptions): Promise<TrainResu
   }
   const seconds = (performance.now() - t0) / 1000;
   optimizer.dispose();
-  return { losses, seconds, msPerStep: (1000 * seconds) / Math.max(1, steps) };
+  return { losses, seconds, msPerStep: (1000 * seconds) / Math.max(1, steps), steps, dataSeconds: dataMs / 1000 };
 }
 
 /**
@@ -226,8 +242,9 @@ export function recalibrateBatchNorm(t: Trainable, data: Split, batches = 30, ba
     const start = (b * batchSize) % Math.max(1, n - batchSize + 1);
     tf.tidy(() => {
       const x = tf.slice(data.images, [start, 0, 0, 0], [Math.min(batchSize, n), -1, -1, -1]) as tf.Tensor4D;
+      const source = data.source && (tf.slice(data.source, [start, 0, 0, 0], [Math.min(batchSize, n), -1, -1, -1]) as tf.Tensor4D);
       if (t.kind === 'baseline') t.net.model.apply(x, { training: true });
-      else t.net.apply(x, { training: true });
+      else t.net.apply(x, { training: true, ...(source ? { source } : {}) });
     });
   }
 }
@@ -241,7 +258,8 @@ export async function evaluate(t: Trainable, data: Split, batchSize = 100): Prom
     const counts = tf.tidy(() => {
       const x = tf.slice(data.images, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D;
       const y = tf.slice(data.labels, [start], [size]);
-      const outs: Record<string, tf.Tensor2D> = t.kind === 'baseline' ? t.net.logits(x) : { ...t.net.apply(x, { training: false }) };
+      const source = data.source && (tf.slice(data.source, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D);
+      const outs: Record<string, tf.Tensor2D> = t.kind === 'baseline' ? t.net.logits(x) : { ...t.net.apply(x, { training: false, ...(source ? { source } : {}) }) };
       const names = Object.keys(outs);
       return { names, hits: tf.stack(names.map((k) => tf.sum(tf.cast(tf.equal(tf.argMax(outs[k], 1), y), 'int32')))) };
     });
