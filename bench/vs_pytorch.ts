@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- --only vs-pytorch [--quick]` (issue 14): the same networks trained in tfjs
- * (wasm backend with s3n-layers/wasm-training, one thread) and in PyTorch (bench/vs_pytorch.py,
+ * (wasm backend with s3n-layers/wasm-training, at one thread, then at two with
+ * s3n-layers/wasm-threads) and in PyTorch (bench/vs_pytorch.py,
  * Debian's /usr/bin/python3), timed side by side: a long-lived Python child runs one timed step
  * on request, so tfjs and PyTorch steps alternate (tfjs, PyTorch at 1 thread, PyTorch at 2
  * threads, again) and see the same machine load. Reported: medians and tfjs ÷ PyTorch ratios
@@ -244,6 +245,8 @@ export interface VsResult {
   ratio1?: number;
   ratio2?: number;
   samples: { tfjs: number[]; torch1: number[]; torch2: number[] };
+  /** Threads of the tfjs wasm backend (2: `s3n-layers/wasm-threads`). */
+  tfjsThreads: number;
   wasmHeapMiB: number;
   note: string;
 }
@@ -282,10 +285,11 @@ export function groups(quick: boolean): { name: string; cases: GroupCase[]; repe
   ];
 }
 
-async function runGroup(name: string, quick: boolean): Promise<VsResult[]> {
+async function runGroup(name: string, quick: boolean, threads: number): Promise<VsResult[]> {
   const group = groups(quick).find((g) => g.name === name);
   if (group === undefined) throw new Error(`no group ${name}`);
   await import('../src/wasm-training');
+  if (threads > 1) (await import('../src/wasm-threads')).enableWasmThreads({ threads });
   await useBackend('wasm');
   const reference = group.cases.some((c) => c.kind === 's3n') ? referenceDir() : undefined;
   const torch = new TorchChild(reference);
@@ -331,6 +335,7 @@ async function runGroup(name: string, quick: boolean): Promise<VsResult[]> {
         ratio1: t1 === undefined ? undefined : t / t1,
         ratio2: t2 === undefined ? undefined : t / t2,
         samples,
+        tfjsThreads: threads,
         wasmHeapMiB: wasmHeapMiB(),
         note: notes.join('; '),
       });
@@ -347,9 +352,9 @@ async function runGroup(name: string, quick: boolean): Promise<VsResult[]> {
 const KIND_LABEL: Record<Kind, string> = { train: 'training step', forward: 'forward', s3n: 'S3N training step' };
 
 export function printVsTable(results: VsResult[]): void {
-  const head = ['case', 'tfjs wasm ms', 'torch 1T ms', 'torch 2T ms', 'tfjs/torch 1T', 'tfjs/torch 2T', 'note'];
+  const head = ['case', 'tfjs threads', 'tfjs wasm ms', 'torch 1T ms', 'torch 2T ms', 'tfjs/torch 1T', 'tfjs/torch 2T', 'note'];
   const f = (x: number | undefined, d = 0) => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d));
-  const cells = [head, ...results.map((r) => [`${NETS[r.case[0] as NetId].label}: ${KIND_LABEL[r.kind]}`, f(r.tfjs), f(r.torch1), f(r.torch2), f(r.ratio1, 2), f(r.ratio2, 2), r.note])];
+  const cells = [head, ...results.map((r) => [`${NETS[r.case[0] as NetId].label}: ${KIND_LABEL[r.kind]}`, String(r.tfjsThreads), f(r.tfjs), f(r.torch1), f(r.torch2), f(r.ratio1, 2), f(r.ratio2, 2), r.note])];
   const widths = head.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
   for (const c of cells) console.log(c.map((v, i) => v.padEnd(widths[i])).join('  '));
 }
@@ -368,10 +373,14 @@ export async function benchVsPytorch(options: { quick?: boolean } = {}): Promise
   if (reference === undefined) console.log("vs-pytorch: the authors' S3N code was not found (S3N_REFERENCE_DIR, .cache/S3N): the S3N rows have no PyTorch figure");
   const started = Date.now();
   const results: VsResult[] = [];
-  for (const g of groups(quick)) {
-    results.push(...runInChild<VsResult[]>(__filename, ['--group', g.name, ...(quick ? ['--quick'] : [])]));
+  // tfjs at 1 thread (the stock wasm backend in Node), then at 2 (s3n-layers/wasm-threads), each
+  // group in a fresh process; every child times PyTorch at 1 and 2 threads beside it.
+  for (const threads of quick ? [1] : [1, 2]) {
+    for (const g of groups(quick)) {
+      results.push(...runInChild<VsResult[]>(__filename, ['--group', g.name, '--threads', String(threads), ...(quick ? ['--quick'] : [])]));
+    }
   }
-  console.log(`\nvs PyTorch (tfjs wasm 1 thread, PyTorch ${torchVersion} CPU; medians of steps timed alternately; ratio > 1: tfjs slower)`);
+  console.log(`\nvs PyTorch (tfjs wasm at 1 and 2 threads, PyTorch ${torchVersion} CPU at 1 and 2; medians of steps timed alternately; ratio > 1: tfjs slower)`);
   printVsTable(results);
   writeResults('vs_pytorch.json', {
     torch: torchVersion,
@@ -383,7 +392,7 @@ export async function benchVsPytorch(options: { quick?: boolean } = {}): Promise
   });
   return results.flatMap((r): Row[] => {
     const name = `${NETS[r.case[0] as NetId].label}: ${KIND_LABEL[r.kind]}`;
-    const base = { section: 'vs-pytorch', name, backend: 'wasm', ms: r.tfjs, note: r.note };
+    const base = { section: 'vs-pytorch', name, backend: `wasm ${r.tfjsThreads}T`, ms: r.tfjs, note: r.note };
     if (r.torch1 === undefined) return [base];
     return [
       { ...base, ratio: r.ratio1, baseline: `PyTorch 1 thread ${r.torch1.toFixed(0)} ms` },
@@ -398,7 +407,7 @@ if (require.main === module) {
   tf.env().set('PROD', true);
   (async () => {
     if (group !== undefined && out !== undefined) {
-      fs.writeFileSync(out, JSON.stringify(await runGroup(group, process.argv.includes('--quick'))));
+      fs.writeFileSync(out, JSON.stringify(await runGroup(group, process.argv.includes('--quick'), Number(argOf('--threads') ?? 1))));
     } else {
       await benchVsPytorch({ quick: process.argv.includes('--quick') });
     }
