@@ -12,13 +12,15 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Source file → the test files (regular expressions on the repo-relative path) that pin it. */
+/** The fuzz test of every public entry (wrong types, shapes and values: the validation code). */
+const FUZZ = /^test\/fuzz\/entry_points\.test\.ts$/;
 const TESTS_OF = {
-  'src/ops/find_peaks.ts': [/^test\/ops\/find_peaks.*\.test\.ts$/, /^test\/ops\/peak_aggregation\.test\.ts$/],
-  'src/ops/decision_map.ts': [/^test\/ops\/decision_map.*\.test\.ts$/, /^test\/layers\/layers\.test\.ts$/],
-  'src/ops/sparse_attention.ts': [/^test\/ops\/sparse_attention.*\.test\.ts$/, /^test\/layers\/layers\.test\.ts$/],
-  'src/model/loss.ts': [/^test\/model\/loss.*\.test\.ts$/, /^test\/model\/s3n_golden\.test\.ts$/],
+  'src/ops/find_peaks.ts': [/^test\/ops\/find_peaks.*\.test\.ts$/, /^test\/ops\/peak_aggregation\.test\.ts$/, FUZZ],
+  'src/ops/decision_map.ts': [/^test\/ops\/decision_map.*\.test\.ts$/, /^test\/layers\/layers\.test\.ts$/, FUZZ],
+  'src/ops/sparse_attention.ts': [/^test\/ops\/sparse_attention.*\.test\.ts$/, /^test\/layers\/layers\.test\.ts$/, FUZZ],
+  'src/model/loss.ts': [/^test\/model\/loss.*\.test\.ts$/, /^test\/model\/s3n_golden\.test\.ts$/, FUZZ],
   'src/model/optimizer.ts': [/^test\/model\/optimizer.*\.test\.ts$/, /^test\/model\/s3n_golden\.test\.ts$/],
-  'src/layers/s3n_head.ts': [/^test\/layers\/(s3n_head.*|layers|multi_output)\.test\.ts$/, /^test\/model\/s3n_golden\.test\.ts$/],
+  'src/layers/s3n_head.ts': [/^test\/layers\/(s3n_head.*|layers|multi_output)\.test\.ts$/, /^test\/model\/s3n_golden\.test\.ts$/, FUZZ],
 };
 
 /** Mutant id → source file, read once from the instrumented sources in Stryker's sandbox. */

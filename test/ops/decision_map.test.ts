@@ -108,3 +108,50 @@ describe('decisionMap blocks gradients', () => {
     expectNoLeak(() => tf.dispose(Object.values(decisionMap(maps))));
   });
 });
+
+describe('decisionMap on a batch', () => {
+  it('gates each image on its own: a confident image takes its top-1 map, an unconfident one the top-5 mean', () => {
+    // Image 0 unconfident (gate −0.5), image 1 confident (gate −0.05), with its top class 3.
+    const maps = uniform([2, 4, 4, CLASSES], 0, 1, 12) as tf.Tensor4D;
+    const a0 = logitForGate(-0.5, CLASSES);
+    const a1 = logitForGate(-0.05, CLASSES);
+    const scores = tf.tensor2d([
+      [a0, 0, 0, 0, 0, 0, 0],
+      [0, 0, 0, a1, 0, 0, 0],
+    ]);
+    const out = decisionMap(maps, { classScores: scores });
+    expect(Array.from(out.confident.dataSync())).toEqual([0, 1]);
+    const norm = (m: tf.Tensor) => {
+      const flat = tf.reshape(m, [1, 16]);
+      const lo = tf.min(flat);
+      return tf.reshape(tf.div(tf.sub(flat, lo), tf.sub(tf.max(flat), lo)), [1, 4, 4]);
+    };
+    // Image 0: classes 0 (top) then the tied 1, 2, 3, 4 (lower index first).
+    const mean5 = tf.mean(tf.slice(maps, [0, 0, 0, 0], [1, 4, 4, 5]), 3);
+    const top1 = tf.slice(maps, [1, 0, 0, 3], [1, 4, 4, 1]);
+    expectClose(out.decision, tf.concat([norm(mean5), norm(top1)]), { atol: 1e-6 });
+  });
+});
+
+describe('decisionMap exceptions', () => {
+  const maps = () => tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
+  it.each([
+    [() => decisionMap(tf.zeros([4, 4, 3]) as unknown as tf.Tensor4D), 'decisionMap: classResponseMaps must be a tensor of rank 4 [batch, height, width, classes], but got rank 3 (shape [4,4,3]).'],
+    [() => decisionMap(tf.zeros([1, 4, 4, 3], 'int32') as tf.Tensor4D), 'decisionMap: classResponseMaps must be a float32 tensor, but got dtype int32.'],
+    [() => decisionMap(tf.zeros([1, 4, 4, 1]) as tf.Tensor4D), 'decisionMap: classResponseMaps must be a tensor with at least 2 classes in its last dimension, but got 1.'],
+    [() => decisionMap(maps(), null as never), 'decisionMap: options must be an object, but got null.'],
+    [() => decisionMap(maps(), 3 as never), 'decisionMap: options must be an object, but got 3.'],
+    [() => decisionMap(maps(), { topK: 0 }), 'decisionMap: topK must be an integer >= 1, but got 0.'],
+    [() => decisionMap(maps(), { entropyThreshold: -0.1 }), 'decisionMap: entropyThreshold must be a finite number >= 0, but got -0.1.'],
+    [() => decisionMap(maps(), { classScores: tf.zeros([3]) as unknown as tf.Tensor2D }), 'decisionMap: classScores must be a tensor of rank 2 [batch, classes], but got rank 1 (shape [3]).'],
+    [() => decisionMap(maps(), { classScores: tf.zeros([2, 3]) as tf.Tensor2D }), 'decisionMap: classScores must be of shape [1,3] to match classResponseMaps, but got shape [2,3].'],
+    [() => decisionMap(maps(), { classScores: tf.zeros([1, 4]) as tf.Tensor2D }), 'decisionMap: classScores must be of shape [1,3] to match classResponseMaps, but got shape [1,4].'],
+  ])('%#: refuses with an exact message', (call, message) => {
+    expect(call).toThrow(message);
+  });
+
+  it('accepts two classes, δ = 0 and topK above the class count (k = classes)', () => {
+    const two = decisionMap(uniform([1, 4, 4, 2], 0, 1, 3) as tf.Tensor4D, { entropyThreshold: 0, topK: 9 });
+    expect(two.decision.shape).toEqual([1, 4, 4]);
+  });
+});

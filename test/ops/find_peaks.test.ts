@@ -238,6 +238,21 @@ describe('findPeaks', () => {
       );
     });
 
+    test.each([['3', "'3'"], [undefined, 'undefined']])('windowSize of another type: %p', (windowSize, shown) => {
+      if (windowSize === undefined) {
+        // undefined is the default (3), not an error.
+        expect(findPeaks(x, { windowSize }).shape).toEqual([1, 4, 4, 2]);
+        return;
+      }
+      expect(() => findPeaks(x, { windowSize: windowSize as unknown as number })).toThrow(`findPeaks: options.windowSize must be an odd integer >= 1, but got ${shown}.`);
+    });
+
+    test('an empty map', () => {
+      const empty = tf.zeros([1, 0, 4, 2]) as tf.Tensor4D;
+      expect(() => findPeaks(empty)).toThrow('findPeaks: maps must be a non-empty tensor, but got shape [1,0,4,2].');
+      empty.dispose();
+    });
+
     test('unknown filter', () => {
       expect(() => findPeaks(x, { filter: 'max' as PeakFilter })).toThrow(
         "findPeaks: options.filter must be one of 'mean', 'none', but got 'max'.",

@@ -78,3 +78,34 @@ describe("sparseAttentionMaps 'random' mode", () => {
     expect(Math.abs(toZoom / n - 0.6)).toBeLessThan(3 * sigma);
   });
 });
+
+describe('sparseAttentionMaps exceptions', () => {
+  const d = () => tf.zeros([1, 4, 4]) as tf.Tensor3D;
+  it.each([
+    [() => sparseAttentionMaps(tf.zeros([4, 4]) as never), 'sparseAttentionMaps: decision must be a tensor of rank 3 [batch, size, size], but got rank 2 (shape [4,4]).'],
+    [() => sparseAttentionMaps(tf.zeros([1, 4, 4], 'int32') as never), 'sparseAttentionMaps: decision must be a float32 tensor, but got dtype int32.'],
+    [() => sparseAttentionMaps(tf.zeros([1, 0, 0]) as never), 'sparseAttentionMaps: decision must be a non-empty tensor, but got shape [1,0,0].'],
+    [() => sparseAttentionMaps(tf.zeros([1, 3, 4]) as never), 'sparseAttentionMaps: decision must be a square map [batch, size, size], but got shape [1,3,4].'],
+    [() => sparseAttentionMaps(d(), null as never), 'sparseAttentionMaps: options must be an object, but got null.'],
+    [() => sparseAttentionMaps(d(), 3 as never), 'sparseAttentionMaps: options must be an object, but got 3.'],
+    [() => sparseAttentionMaps(d(), { mode: 'x' as never }), "sparseAttentionMaps: mode must be one of 'all', 'random', 'extreme', but got 'x'."],
+    [() => sparseAttentionMaps(d(), { peaks: tf.zeros([4, 4]) as never }), 'sparseAttentionMaps: peaks must be a tensor of rank 3 [batch, size, size], but got rank 2 (shape [4,4]).'],
+    [() => sparseAttentionMaps(d(), { peaks: tf.zeros([1, 3, 3]) as tf.Tensor3D }), 'sparseAttentionMaps: peaks must be of shape [1,4,4] like decision, but got shape [1,3,3].'],
+    [() => sparseAttentionMaps(d(), { mode: 'random', randomValues: tf.zeros([4, 4]) as never }), 'sparseAttentionMaps: randomValues must be a tensor of rank 3 [batch, size, size], but got rank 2 (shape [4,4]).'],
+    [() => sparseAttentionMaps(d(), { mode: 'random', randomValues: tf.zeros([2, 4, 4]) as tf.Tensor3D }), 'sparseAttentionMaps: randomValues must be of shape [1,4,4] like decision, but got shape [2,4,4].'],
+    [() => sparseAttentionMaps(d(), { radius: -1 }), 'sparseAttentionMaps: radius must be a finite number > 0, but got -1.'],
+    [() => sparseAttentionMaps(d(), { radius: 0 }), 'sparseAttentionMaps: radius must be a finite number > 0, but got 0.'],
+    [() => sparseAttentionMaps(d(), { radiusInv: NaN }), 'sparseAttentionMaps: radiusInv must be a finite number > 0, but got NaN.'],
+    [() => sparseAttentionMaps(d(), { baseRatio: -0.5 }), 'sparseAttentionMaps: baseRatio must be a finite number >= 0, but got -0.5.'],
+  ])('%#: refuses with an exact message, leaking nothing', (call, message) => {
+    const before = tf.memory().numTensors;
+    // In a tidy, which disposes the arguments made inside it even when the call throws.
+    expect(() => tf.tidy(() => void call())).toThrow(message);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('accepts a zero baseRatio (maps without a floor)', () => {
+    const out = sparseAttentionMaps(d(), { baseRatio: 0 });
+    expect(out.zoom.shape).toEqual([1, 4, 4]);
+  });
+});
