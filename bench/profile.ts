@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- --only profile [--quick]` (issue 14): where a tfjs training step on wasm
  * spends its time, per kernel and per category, for the vs-pytorch cases a (ResNet-10-like,
- * 112², batch 32) and c (ResNet-50, 448², batch 2; S3N with gradient checkpointing): the
- * backbone training step and the S3N training step (`--quick`: case a only).
+ * 112², batch 32), c (ResNet-50, 448², batch 2) and d (S3N on it at batch 1, gradient
+ * checkpointing): the backbone training step and the S3N training step (`--quick`: case a
+ * only).
  *
  * tf.profile() gives every kernel call with its wall time (the wasm backend's kernels are
  * synchronous, so `kernelTimeMs` is the kernel's own time). On top, this script records which
@@ -319,7 +320,7 @@ async function runGroup(name: string): Promise<ProfileResult[]> {
       ['a', 's3n', false],
     ],
     'c-train': [['c', 'train', false]],
-    'c-s3n': [['c', 's3n', true]],
+    'd-s3n': [['d', 's3n', true]],
   };
   const out: ProfileResult[] = [];
   for (const [net, kind, ck] of cases[name]) out.push(await profileCase(net, kind, ck));
@@ -328,7 +329,7 @@ async function runGroup(name: string): Promise<ProfileResult[]> {
 
 /** The `profile` section of `npm run bench`. */
 export async function benchProfile(options: { quick?: boolean } = {}): Promise<ProfileResult[]> {
-  const names = options.quick ? ['a'] : ['a', 'c-train', 'c-s3n'];
+  const names = options.quick ? ['a'] : ['a', 'c-train', 'd-s3n'];
   const results: ProfileResult[] = [];
   for (const g of names) results.push(...runInChild<ProfileResult[]>(__filename, ['--group', g]));
   for (const r of results) printProfile(r);

@@ -11,8 +11,14 @@
  * - a: a ResNet-10-like trunk (torchvision BasicBlocks, one per stage, widths 32-64-128-256),
  *   112×112, batch 32: training step, forward, S3N training step;
  * - b: torchvision ResNet-50, 224×224, batch 8: training step, forward;
- * - c: ResNet-50 at 448×448, batch 2: training step, forward, and the S3N step (with gradient
- *   checkpointing in tfjs: without it the step does not fit the wasm backend's 4 GB heap).
+ * - c: ResNet-50 at 448×448, batch 2: training step, forward;
+ * - d: ResNet-50 at 448×448, batch 1: training step and the S3N step, both with gradient
+ *   checkpointing in tfjs (without it the S3N step does not fit the wasm backend's 4 GB heap;
+ *   at batch 2 it does not fit even with it).
+ * PyTorch's BLAS matters: Debian's python3-torch runs single-threaded 1×1 convolutions (most of
+ * ResNet-50) through BLAS rather than oneDNN, and with Debian's default reference BLAS
+ * (libblas3) they are ~8× slower than with OpenBLAS; the bench warns then (apt install
+ * libopenblas0-openmp, which follows torch.set_num_threads).
  * Training step = forward in training mode, loss, backward, SGD (momentum 0.9, weight decay
  * 1e-4) on both sides; the backbone rows put a global average pool and a 200-way linear layer
  * on the trunk. The PyTorch S3N step is the authors' own code (Yao-DD/S3N sss_net.py, p = 0,
@@ -36,7 +42,7 @@ export const CLASSES = 200;
 const REFERENCE_REPO = 'https://github.com/Yao-DD/S3N';
 const REFERENCE_COMMIT = 'c77729b19be2c0d8581f0c522d856a3fc7fdfa21';
 
-export type NetId = 'a' | 'b' | 'c';
+export type NetId = 'a' | 'b' | 'c' | 'd';
 export type Kind = 'train' | 'forward' | 's3n';
 
 export interface NetSpec {
@@ -51,6 +57,9 @@ export const NETS: Record<NetId, NetSpec> = {
   a: { id: 'a', net: 'resnet10', size: 112, batch: 32, label: 'ResNet-10-like (32-256), 112², batch 32' },
   b: { id: 'b', net: 'resnet50', size: 224, batch: 8, label: 'ResNet-50, 224², batch 8' },
   c: { id: 'c', net: 'resnet50', size: 448, batch: 2, label: 'ResNet-50, 448², batch 2' },
+  // The S3N step at 448² with batch 2 needs more than the wasm backend's 4 GB heap even with
+  // gradient checkpointing (batch 1 peaks at 3.7 GB): the S3N comparison at 448² is at batch 1.
+  d: { id: 'd', net: 'resnet50', size: 448, batch: 1, label: 'ResNet-50, 448², batch 1' },
 };
 
 /**
@@ -280,8 +289,16 @@ export function groups(quick: boolean): { name: string; cases: GroupCase[]; repe
     { name: 'a', cases: a, repeats: 5 },
     { name: 'b', cases: [{ net: 'b', kind: 'train' }, { net: 'b', kind: 'forward' }], repeats: 3 },
     { name: 'c', cases: [{ net: 'c', kind: 'train' }, { net: 'c', kind: 'forward' }], repeats: 3 },
-    // Without checkpointing the S3N step at 448², batch 2 needs more than the 4 GB wasm heap.
-    { name: 'c-s3n', cases: [{ net: 'c', kind: 's3n', gradCheckpointing: true }], repeats: 3 },
+    // The S3N step at 448² against its backbone's step, batch 1 (see NETS.d), both with gradient
+    // checkpointing in tfjs (without it the S3N step does not fit the 4 GB wasm heap).
+    {
+      name: 'd',
+      cases: [
+        { net: 'd', kind: 'train', gradCheckpointing: true },
+        { net: 'd', kind: 's3n', gradCheckpointing: true },
+      ],
+      repeats: 3,
+    },
   ];
 }
 
@@ -359,6 +376,15 @@ export function printVsTable(results: VsResult[]): void {
   for (const c of cells) console.log(c.map((v, i) => v.padEnd(widths[i])).join('  '));
 }
 
+/** The libblas.so.3 that Debian's alternatives select (what torch's BLAS calls reach), or ''. */
+function blasLibrary(): string {
+  try {
+    return fs.realpathSync('/etc/alternatives/libblas.so.3-x86_64-linux-gnu');
+  } catch {
+    return '';
+  }
+}
+
 /** The `vs-pytorch` section of `npm run bench`. */
 export async function benchVsPytorch(options: { quick?: boolean } = {}): Promise<Row[]> {
   const quick = options.quick === true;
@@ -369,6 +395,8 @@ export async function benchVsPytorch(options: { quick?: boolean } = {}): Promise
     return [];
   }
   const [torchVersion, torchvisionVersion] = hello.stdout.trim().split(' ');
+  const blas = blasLibrary();
+  if (blas.includes('/blas/')) console.log(`vs-pytorch: warning: the BLAS is Debian's reference one (${blas}): PyTorch at 1 thread will look several times slower than it is; apt-get install libopenblas0-openmp`);
   const reference = referenceDir();
   if (reference === undefined) console.log("vs-pytorch: the authors' S3N code was not found (S3N_REFERENCE_DIR, .cache/S3N): the S3N rows have no PyTorch figure");
   const started = Date.now();
@@ -385,6 +413,7 @@ export async function benchVsPytorch(options: { quick?: boolean } = {}): Promise
   writeResults('vs_pytorch.json', {
     torch: torchVersion,
     torchvision: torchvisionVersion,
+    blas: blasLibrary(),
     reference: reference === undefined ? null : { repo: REFERENCE_REPO, commit: REFERENCE_COMMIT },
     quick,
     minutes: (Date.now() - started) / 60000,
