@@ -89,7 +89,9 @@ export interface WasmThreadsOptions {
 
 /** What {@link enableWasmThreads} set up: the pool size and the wasm build the backend will load. */
 export interface WasmThreadsResult {
+  /** The threads asked for (the pool the backend will start with, unless its self-check falls back to 1). */
   threads: number;
+  /** The wasm build the backend will load: `'threaded-simd'` for 2 threads or more, else the stock `'simd'`. */
   build: 'threaded-simd' | 'simd';
 }
 
