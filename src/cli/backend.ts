@@ -74,8 +74,17 @@ async function importFirst(specifiers: string[]): Promise<{ specifier: string; m
  * CLI, so that its registration code stays in dist/NAME.{js,mjs} (package.json `sideEffects`)
  * rather than in a shared chunk.
  */
-function importEntry(name: 'cpu-training' | 'wasm-training') {
+function importEntry(name: 'cpu-training' | 'wasm-training' | 'wasm-threads') {
   return importFirst([`../${name}`, `s3n-layers/${name}`, `./${name}.js`]);
+}
+
+/** Options of {@link setupBackend}. */
+export interface BackendOptions {
+  /**
+   * Threads of the wasm backend (`--threads`; s3n-layers/wasm-threads): 1 (default) is tfjs'
+   * stock single-threaded build. Ignored by the other backends.
+   */
+  threads?: number;
 }
 
 /**
@@ -83,11 +92,12 @@ function importEntry(name: 'cpu-training' | 'wasm-training') {
  * description for the log. Throws a {@link UsageError} with install instructions when
  * `tensorflow` is not installed.
  */
-export async function setupBackend(name: BackendName): Promise<string> {
+export async function setupBackend(name: BackendName, options: BackendOptions = {}): Promise<string> {
   let adapter: string | undefined;
+  let threads = '';
   if (name === 'auto') {
     const { name: picked, why } = await fastestBackend();
-    return `${await setupBackend(picked)} (auto: ${why}; --backend chooses)`;
+    return `${await setupBackend(picked, options)} (auto: ${why}; --backend chooses)`;
   }
   if (name === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
@@ -106,6 +116,12 @@ export async function setupBackend(name: BackendName): Promise<string> {
     const found = await importEntry('wasm-training');
     if (found === undefined) {
       process.stderr.write('warning: the wasm training kernels (s3n-layers/wasm-training) were not found; training on wasm may fail for lack of gradient kernels.\n');
+    }
+    if ((options.threads ?? 1) > 1) {
+      const entry = await importEntry('wasm-threads');
+      const enable = entry?.module.enableWasmThreads as ((o: { threads: number }) => { threads: number }) | undefined;
+      if (enable === undefined) throw new UsageError('--threads needs s3n-layers/wasm-threads, which was not found.', 1);
+      enable({ threads: options.threads as number });
     }
   } else if (name === 'tensorflow') {
     const found = await importFirst(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
@@ -126,5 +142,10 @@ export async function setupBackend(name: BackendName): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new UsageError(`the '${name}' backend failed to initialise.`, 1);
   await tf.ready();
-  return `${tf.getBackend()} backend${adapter === undefined ? '' : ` on ${adapter}`}`;
+  if (name === 'wasm' && (options.threads ?? 1) > 1) {
+    // What the pool really has (1 after the threaded build's self-check fell back).
+    const count = ((await import('@tensorflow/tfjs-backend-wasm')) as { getThreadsCount?: () => number }).getThreadsCount?.();
+    threads = `, ${count} thread${count === 1 ? '' : 's'}`;
+  }
+  return `${tf.getBackend()} backend${adapter === undefined ? '' : ` on ${adapter}`}${threads}`;
 }

@@ -38,7 +38,7 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; d
 /** PyTorch's batch-norm momentum (the weight of the new batch) for the Keras-convention default. */
 const PYTORCH_BN_MOMENTUM = Number((1 - D.batchNormMomentum).toPrecision(12));
 
-const COMMON: OptionSpec = { backend: { type: 'string', default: DEFAULT_BACKEND }, help: { type: 'boolean', short: 'h' } };
+const COMMON: OptionSpec = { backend: { type: 'string', default: DEFAULT_BACKEND }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
 
 const USAGE: Record<string, string> = {
   main: `s3n: Selective Sparse Sampling (S3N, Ding et al. ICCV 2019) on TensorFlow.js
@@ -56,7 +56,9 @@ Commands:
 
 Every command takes --backend auto|cpu|wasm|tensorflow|webgpu and --help. The default, auto, runs
 on the fastest backend installed: tensorflow (tfjs-node), else wasm with s3n-layers' training
-kernels, else cpu; webgpu is experimental.`,
+kernels, else cpu; webgpu is experimental. --threads N (1-8, default 1) runs the wasm backend on
+N threads (s3n-layers/wasm-threads: on an idle 2-core machine 1.2-1.7x faster; slower when the
+cores are busy).`,
   train: `Usage: s3n train --dataset cub|aircraft|cars|folder --data DIR --out DIR [options]
 
   --dataset KIND        cub, aircraft, cars or folder (DIR/train/<class>/*, DIR/test/<class>/*)
@@ -206,7 +208,9 @@ const warn = (line: string): void => {
  * `train` and `demo` log it when training starts (the other commands print only their answer).
  */
 async function backendFrom(v: Values): Promise<string> {
-  return setupBackend(choice<BackendName>(v, 'backend', BACKENDS, DEFAULT_BACKEND));
+  const threads = str(v, 'threads') === undefined ? 1 : num(v, 'threads', 1, 'positive-int');
+  if (threads > 8) throw new UsageError(`--threads must be an integer from 1 to 8, but got '${threads}'.`);
+  return setupBackend(choice<BackendName>(v, 'backend', BACKENDS, DEFAULT_BACKEND), { threads });
 }
 
 
