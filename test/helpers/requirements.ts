@@ -20,7 +20,8 @@ export function requireTool(what: string, available: boolean, install: string): 
   if (available) return true;
   const message = `${what} is not available: ${install}`;
   if (STRICT) throw new Error(`${message} (S3N_STRICT=1: required)`);
-  console.log(`skipped: ${message}`);
+  // Straight to stderr: jest does not show the console of a suite whose tests are all skipped.
+  process.stderr.write(`skipped: ${message}\n`);
   return false;
 }
 
