@@ -17,8 +17,8 @@
  * | `dict` | `Map` (insertion order kept) |
  *
  * Opcodes outside that set (`INST`, `OBJ`, `NEWOBJ`, `EXT*`, the text opcodes of protocol 0,
- * sets, out-of-band buffers) are refused as unsupported. (`pickleparser`, which is installed,
- * was not used: its `BUILD` assigns any state onto any object, `REDUCE` calls whatever callable
+ * sets, out-of-band buffers) are refused as unsupported. (The npm `pickleparser` was considered and not used:
+ * its `BUILD` assigns any state onto any object, `REDUCE` calls whatever callable
  * is on the stack, and its truncation errors are raw.)
  *
  * @internal
