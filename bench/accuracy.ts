@@ -39,11 +39,12 @@ import '../src/wasm-training';
 import { S3N } from '../src';
 import { clutteredMnist, ClutteredMnistOptions } from '../examples/cluttered_mnist';
 import {
-  Baseline,
   BackboneConfig,
+  Baseline,
   evaluate,
   evaluatePerBranchBatchNorm,
   makeBackbone,
+  medianStepMs,
   recalibrateBatchNorm,
   s3nFromBaseline,
   s3nFromScratch,
@@ -51,8 +52,8 @@ import {
   train,
   Trainable,
   TrainResult,
-  zoomDiagnostics,
   ZoomDiagnostics,
+  zoomDiagnostics,
 } from './accuracy_train';
 
 interface Config {
@@ -284,17 +285,7 @@ async function main(): Promise<void> {
 /** Median time of a training step of each model, and the projected training time of the whole run. */
 async function measureSteps(cfg: Config, net: BackboneConfig) {
   const batch = split(cfg, 'train', cfg.batchSize, 999);
-  const time = async (step: () => tf.Scalar) => {
-    const ms: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      const loss = step();
-      await loss.data();
-      loss.dispose();
-      if (i >= 2) ms.push(performance.now() - t); // two warm-up steps
-    }
-    return ms.sort((a, b) => a - b)[1];
-  };
+  const time = medianStepMs;
   const b = new Baseline(makeBackbone(net, 0), 0);
   const bOpt = b.createOptimizer(0.01);
   const baselineMs = await time(() => b.trainStep(batch.images, batch.labels, bOpt));

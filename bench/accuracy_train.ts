@@ -431,3 +431,16 @@ export async function evaluatePerBranchBatchNorm(s3n: S3N, cfg: BackboneConfig, 
   for (const k of Object.keys(correct)) acc[k] = correct[k] / total;
   return acc;
 }
+
+/** Median of the 3 timed of 5 training steps (the first two warm up), in milliseconds. */
+export async function medianStepMs(step: () => tf.Scalar): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    const loss = step();
+    await loss.data();
+    loss.dispose();
+    if (i >= 2) ms.push(performance.now() - t); // two warm-up steps
+  }
+  return ms.sort((a, b) => a - b)[1];
+}

@@ -99,7 +99,7 @@ import type { S3NOptions } from '../src';
 import { evalResizeSize, ImagePipeline, readCub } from '../src/node';
 import type { ImageItem } from '../src/node';
 import { fineGrainedAnnotations, FineGrainedOptions, writeFineGrainedDataset } from '../src/data/fine_grained_synthetic';
-import { Baseline, BackboneConfig, evaluate, makeBackbone, recalibrateBatchNorm, Split, switchEpoch, train, Trainable, TrainResult } from './accuracy_train';
+import { BackboneConfig, Baseline, evaluate, makeBackbone, medianStepMs, recalibrateBatchNorm, Split, switchEpoch, train, Trainable, TrainResult } from './accuracy_train';
 
 interface Config {
   data: Required<Pick<FineGrainedOptions, 'classes' | 'trainPerClass' | 'testPerClass' | 'size' | 'seed'>>;
@@ -464,17 +464,7 @@ interface Timing {
 
 async function measureSteps(cfg: Config, items: ImageItem[]): Promise<Timing> {
   const batch = await load(items.slice(0, cfg.batchSize), 'train', cfg, 0, 0, 2 * cfg.inputSize);
-  const time = async (step: () => tf.Scalar) => {
-    const ms: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      const loss = step();
-      await loss.data();
-      loss.dispose();
-      if (i >= 2) ms.push(performance.now() - t);
-    }
-    return ms.sort((a, b) => a - b)[1];
-  };
+  const time = medianStepMs;
   const b = new Baseline(makeBackbone(netOf(cfg), 0), 0, cfg.data.classes);
   const bOpt = b.createOptimizer(0.01);
   const baselineMs = await time(() => b.trainStep(batch.images, batch.labels, bOpt));
