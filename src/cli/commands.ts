@@ -46,7 +46,7 @@ const USAGE: Record<string, string> = {
 Usage: s3n <command> [options]
 
 Commands:
-  demo        build a small synthetic fine-grained dataset, train S3N on it (2-4 min on a CPU), draw pictures
+  demo        build a small synthetic fine-grained dataset, train S3N on it (about 10 s on the wasm backend), draw pictures
   train       train S3N on CUB-200-2011, FGVC-Aircraft, Stanford Cars or an image folder
   eval        top-1 and top-5 accuracy of the four outputs of a checkpoint on a dataset (--report: per class, confusion matrix)
   predict     top-k classes of images
