@@ -96,16 +96,19 @@ async function predict(image: PageImage): Promise<void> {
   current = image;
   const [size] = s3n.inputShape;
   const x = tf.tensor4d(normalize(cropPixels(image.bitmap, size)), [1, size, size, 3]);
+  // A checkpoint trained with --source-size samples from the same crop at its source size.
+  const sourceSide = s3n.sourceSize?.[0];
+  const source = sourceSide === undefined ? undefined : tf.tensor4d(normalize(cropPixels(image.bitmap, sourceSide)), [1, sourceSide, sourceSide, 3]);
   try {
     const t0 = performance.now();
-    const probs = tf.tidy(() => tf.softmax(s3n!.predict(x)));
+    const probs = tf.tidy(() => tf.softmax(s3n!.predict(x, { source })));
     const p = await probs.data();
     const ms = performance.now() - t0;
     probs.dispose();
     const top = Array.from(p, (probability, i) => ({ name: classNames[i] ?? `class ${i}`, probability }))
       .sort((a, b) => b.probability - a.probability)
       .slice(0, 5);
-    const e = s3n.explain(x);
+    const e = s3n.explain(x, { source });
     const up = (m: tf.Tensor3D) => tf.tidy(() => tf.image.resizeBilinear(tf.expandDims(m, 3) as tf.Tensor4D, [size, size], true));
     const [zUp, iUp] = [up(e.zoomSaliency), up(e.inverseSaliency)];
     const [input, decision, peaks, zoomSaliency, inverseSaliency, zoomImage, inverseImage] = await Promise.all(
@@ -143,7 +146,7 @@ async function predict(image: PageImage): Promise<void> {
     $('timing').textContent = `Prediction took ${ms.toFixed(0)} ms on ${state.backend} (the pictures are extra).`;
     $('result').hidden = false;
   } finally {
-    x.dispose();
+    tf.dispose([x, ...(source ? [source] : [])]);
   }
 }
 
@@ -292,13 +295,20 @@ async function fineTune(): Promise<void> {
         if (order.length === 0) order = examples.map((_, i) => i).sort(() => Math.random() - 0.5);
         batch.push(order.pop() as number);
       }
+      const sourceSide = s3n.sourceSize?.[0];
       const pixels = new Float32Array(batch.length * size * size * 3);
-      batch.forEach((i, b) => pixels.set(normalize(cropPixels(examples[i].image.bitmap, size, Math.random() < 0.5)), b * size * size * 3));
+      const sourcePixels = sourceSide === undefined ? undefined : new Float32Array(batch.length * sourceSide * sourceSide * 3);
+      batch.forEach((i, b) => {
+        const mirror = Math.random() < 0.5;
+        pixels.set(normalize(cropPixels(examples[i].image.bitmap, size, mirror)), b * size * size * 3);
+        if (sourcePixels) sourcePixels.set(normalize(cropPixels(examples[i].image.bitmap, sourceSide as number, mirror)), b * (sourceSide as number) ** 2 * 3);
+      });
       const x = tf.tensor4d(pixels, [batch.length, size, size, 3]);
+      const source = sourcePixels && tf.tensor4d(sourcePixels, [batch.length, sourceSide as number, sourceSide as number, 3]);
       const y = tf.tensor1d(batch.map((i) => examples[i].label), 'int32');
-      const loss = s3n.trainStep(x, y, optimizer);
+      const loss = s3n.trainStep(x, y, optimizer, { source });
       const value = (await loss.data())[0];
-      tf.dispose([x, y, loss]);
+      tf.dispose([x, y, loss, ...(source ? [source] : [])]);
       ft.losses.push(value);
       ft.done = step + 1;
       progress.value = step + 1;
