@@ -210,7 +210,11 @@ const warn = (line: string): void => {
 async function backendFrom(v: Values): Promise<string> {
   const threads = str(v, 'threads') === undefined ? 1 : num(v, 'threads', 1, 'positive-int');
   if (threads > 8) throw new UsageError(`--threads must be an integer from 1 to 8, but got '${threads}'.`);
-  return setupBackend(choice<BackendName>(v, 'backend', BACKENDS, DEFAULT_BACKEND), { threads });
+  const backend = choice<BackendName>(v, 'backend', BACKENDS, DEFAULT_BACKEND);
+  if (threads > 1 && backend !== 'wasm' && backend !== 'auto') {
+    throw new UsageError(`--threads sets the threads of the wasm backend, but got --backend '${backend}' (use --backend wasm, or leave --threads out).`);
+  }
+  return setupBackend(backend, { threads });
 }
 
 

@@ -30,11 +30,12 @@ it('an explicit --backend is logged without the auto note; --threads outside 1-8
   const cpu = await cli(tinyTrainArgs(data, path.join(root, 'cpu'), ['--epochs', '1', '--backend', 'cpu']));
   expect(cpu.code).toBe(0);
   expect(backendLine(cpu.stdout)).toBe('backend: cpu backend');
-  for (const [value, message] of [
-    ['9', "--threads must be an integer from 1 to 8, but got '9'."],
-    ['0', "--threads must be an integer >= 1, but got '0'."],
-  ]) {
-    const r = await cli(tinyTrainArgs(data, path.join(root, `refused-${value}`), ['--threads', value]));
+  for (const [value, message, extra] of [
+    ['9', "--threads must be an integer from 1 to 8, but got '9'.", []],
+    ['0', "--threads must be an integer >= 1, but got '0'.", []],
+    ['2', "--threads sets the threads of the wasm backend, but got --backend 'cpu' (use --backend wasm, or leave --threads out).", ['--backend', 'cpu']],
+  ] as const) {
+    const r = await cli(tinyTrainArgs(data, path.join(root, `refused-${value}`), ['--threads', value, ...extra]));
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe(`s3n train: ${message}`);
     expect(fs.existsSync(path.join(root, `refused-${value}`))).toBe(false);
