@@ -234,8 +234,10 @@ async function decodeAtSizes(item: Pick<ImageItem, 'path' | 'trimBottom'>, optio
       // The box lies in the rows kept after the trim, so it also does the trim.
       const box = randomResizedCropBox(width, height, rng);
       const flip = rng() < 0.5;
+      // One decode for every size: sharp's clone() shares the cropped input.
+      const cropped = decode().extract(box);
       for (const size of sizes) {
-        let img = decode().extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
+        let img = cropped.clone().resize(size, size, { fit: 'fill', kernel: 'linear' });
         if (flip) img = img.flop();
         images.push(img);
       }
@@ -246,12 +248,11 @@ async function decodeAtSizes(item: Pick<ImageItem, 'path' | 'trimBottom'>, optio
       const [left, top] = [Math.round((rw - inputSize) / 2), Math.round((rh - inputSize) / 2)];
       // Other sizes: the input's resize and crop scaled by size / inputSize (exactly the same
       // region for an integer ratio, within a pixel of the larger image otherwise).
+      const kept = trim > 0 ? decode().extract({ left: 0, top: 0, width, height }) : decode();
       for (const size of sizes) {
         const k = size / inputSize;
         const [w, h] = [Math.max(size, Math.round(rw * k)), Math.max(size, Math.round(rh * k))];
-        let img = decode();
-        if (trim > 0) img = img.extract({ left: 0, top: 0, width, height });
-        img = img.resize(w, h, { fit: 'fill', kernel: 'linear' }).extract({
+        const img = kept.clone().resize(w, h, { fit: 'fill', kernel: 'linear' }).extract({
           left: Math.min(w - size, Math.round(left * k)),
           top: Math.min(h - size, Math.round(top * k)),
           width: size,
