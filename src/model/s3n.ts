@@ -11,6 +11,9 @@
  * The backbone is one model called three times, so its weights are shared. With
  * `sourceSize` (beyond the paper) the model has a second input, `source`: the same image at a
  * higher resolution, which both samplers read instead of `image` (see {@link S3NOptions.sourceSize}).
+ * With `branchStatistics: 'per-branch'` (beyond the paper) the two sampled branches call the
+ * backbone through a layer that gives them their own batch-norm moving statistics (see
+ * {@link S3NOptions.branchStatistics}).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -21,9 +24,10 @@ import { SparseAttention, SparseAttentionArgs } from '../layers/sparse_attention
 import { selectiveSparseSampling } from '../ops/selective_sampling';
 import { resizeArea } from '../ops/resize_area';
 import { Select } from '../layers/select';
+import { BranchStatistics, movingStatistics, SAMPLED_BRANCHES } from '../layers/branch_statistics';
 import { derivedSeed, S3N_DEFAULTS, S3N_SEED_OFFSETS } from '../defaults';
 import type { AttentionMode } from '../ops/sparse_attention';
-import { checkInteger, checkTensor, describeValue, fail, formatShape, toSize2d } from '../ops/validation';
+import { checkInteger, checkOneOf, checkTensor, describeValue, fail, formatShape, toSize2d } from '../ops/validation';
 import { checkLabelRange, checkLossOptions, s3nLoss, S3NLossOptions } from './loss';
 import { isGradCheckpointed, setGradCheckpointing } from './grad_checkpointing';
 import { leanVariableGrads } from './lean_gradients';
@@ -61,6 +65,29 @@ export interface S3NOptions
    * Default: none, the authors' network (the image is its own source).
    */
   sourceSize?: number | [number, number];
+  /**
+   * Beyond the paper (an ablation of issue 15): which batch-norm moving statistics the
+   * backbone's three passes use. S3N calls one backbone on the image, on the zoomed
+   * (discriminative) and on the complementary image, three differently distributed batches.
+   * - `'shared'` (default, the authors' PyTorch code): the backbone's moving mean and variance
+   *   are updated by all three passes of a training step, and at inference every branch
+   *   normalises with that mixture, although in training each pass normalised with its own
+   *   batch's statistics.
+   * - `'per-branch'`: the trainable weights (convolutions, batch-norm scales and offsets) are
+   *   still shared and trained by all three branches, but each branch has its own moving mean
+   *   and variance, updated only by its own batches (with the backbone's batch-norm momentum)
+   *   and used by it at inference. The backbone's own statistics are the image branch's (what
+   *   {@link S3N.explain} and the backbone alone use); the discriminative and complementary
+   *   branches start from copies of them (e.g. a pretrained backbone's), held by the model as
+   *   non-trainable weights, so they are saved, loaded and checkpointed with it. Expected to
+   *   matter most when fine-tuning a backbone trained on plain images, whose statistics fit
+   *   the image branch and not the resampled images. The model then has two more layers (its
+   *   saved topology differs); a step costs about the same.
+   *
+   * Read it back with {@link S3N.branchStatistics}; {@link S3N.branchMovingStatistics} gives each
+   * branch's variables. Needs a backbone with BatchNormalization layers.
+   */
+  branchStatistics?: 'shared' | 'per-branch';
 }
 
 /** The `source` option of {@link S3N.apply}, {@link S3N.predict} and {@link S3N.explain}. */
@@ -148,6 +175,9 @@ export interface TrainStepOptions extends S3NLossOptions, SourceOption {
  */
 export const S3N_OUTPUTS = ['fused', 'raw', 'discriminative', 'complementary'] as const;
 
+/** The values of {@link S3NOptions.branchStatistics}. */
+const BRANCH_STATISTICS = ['shared', 'per-branch'] as const;
+
 /**
  * The S3N network. `s3n.model` is a plain `tf.LayersModel` with the outputs
  * `[fused, raw, discriminative, complementary]`: save it with `s3n.model.save(...)`, load it
@@ -175,6 +205,8 @@ export class S3N {
   readonly head: S3NHead;
   /** The backbone (a nested model, called on the image and on both resampled images). */
   readonly backbone: tfl.LayersModel;
+  /** With per-branch statistics, the layers through which the sampled branches call the backbone. */
+  private readonly branchLayers: BranchStatistics[];
 
   private constructor(model: tfl.LayersModel) {
     this.model = model;
@@ -188,6 +220,13 @@ export class S3N {
     this.classResponseMap = find(ClassResponseMap, 'ClassResponseMap');
     this.head = find(S3NHead, 'S3NHead');
     this.backbone = find(tfl.LayersModel, 'backbone (nested model)');
+    const branches = model.layers.filter((l): l is BranchStatistics => l instanceof BranchStatistics);
+    const kinds = branches.map((b) => b.branch).sort();
+    if (branches.length !== 0 && JSON.stringify(kinds) !== JSON.stringify([...SAMPLED_BRANCHES].sort())) {
+      fail('S3N', 'model', 'a model with no BranchStatistics layer or one for each sampled branch (discriminative, complementary)', `BranchStatistics layers for ${kinds.join(', ')}`);
+    }
+    for (const b of branches) b.link(this.backbone);
+    this.branchLayers = branches;
     const ok = model.inputs.length === 1 || (model.inputs.length === 2 && model.inputs.every((x) => x.shape.length === 4));
     if (!ok) fail('S3N', 'model', 'a model with the input image, or the image and a source [batch, height, width, channels]', `${model.inputs.length} inputs`);
   }
@@ -223,6 +262,12 @@ export class S3N {
     if (outShape.length !== 4) {
       fail(fn, 'backbone', 'a model whose output has rank 4 [batch, h, w, depth]', `output shape ${formatShape(outShape)}`);
     }
+    const branchStatistics = options.branchStatistics === undefined ? 'shared' : options.branchStatistics;
+    checkOneOf(fn, 'branchStatistics', branchStatistics, BRANCH_STATISTICS);
+    const statistics = branchStatistics === 'per-branch' ? movingStatistics(backbone) : [];
+    if (branchStatistics === 'per-branch' && statistics.length === 0) {
+      fail(fn, 'branchStatistics', "'shared' for a backbone without BatchNormalization layers (it has no moving statistics to keep per branch)", "'per-branch'");
+    }
     const [, height, width, channels] = inShape as number[];
     let sourceSize: [number, number] | undefined;
     if (options.sourceSize !== undefined) {
@@ -256,6 +301,10 @@ export class S3N {
       name: 'saliency_sampler',
     });
     const head = new S3NHead({ classes: options.classes, useBuffers: options.useBuffers, seed: derivedSeed(seed, S3N_SEED_OFFSETS.head), name: 's3n_head' });
+    // Per-branch statistics: the sampled branches call the backbone through a layer holding theirs.
+    const specs = statistics.map((v) => ({ name: v.originalName, shape: v.shape as number[] }));
+    const branchLayers = branchStatistics === 'shared' ? [] : SAMPLED_BRANCHES.map((branch) => new BranchStatistics({ branch, statistics: specs, featureShape: outShape, name: `${branch}_branch_statistics` }));
+    const branchBackbone = (index: number): tfl.layers.Layer => (branchLayers.length === 0 ? backbone : branchLayers[index]);
     const features = backbone.apply(image) as Sym;
     const crms = classResponseMap.apply(features) as Sym;
     const raw = tfl.layers.globalAveragePooling2d({ name: 'raw_logits' }).apply(crms) as Sym;
@@ -265,19 +314,23 @@ export class S3N {
     const inverseSaliency = new Select({ index: 1, name: 'inverse_saliency' }).apply(maps) as Sym;
     const zoomImage = sampler.apply([source, zoomSaliency]) as Sym;
     const inverseImage = sampler.apply([source, inverseSaliency]) as Sym;
-    const zoomFeatures = backbone.apply(zoomImage) as Sym;
-    const inverseFeatures = backbone.apply(inverseImage) as Sym;
+    const zoomFeatures = branchBackbone(0).apply(zoomImage) as Sym;
+    const inverseFeatures = branchBackbone(1).apply(inverseImage) as Sym;
     const logits = head.apply([features, zoomFeatures, inverseFeatures]) as Sym; // [batch, 3, classes]
     const [fused, discriminative, complementary] = S3N_HEAD_OUTPUTS.map((name, index) => new Select({ index, name: `${name}_logits` }).apply(logits) as Sym);
     const inputs = sourceSize ? [image, source] : image;
     const model = tfl.model({ inputs, outputs: [fused, raw, discriminative, complementary], name: 's3n' });
+    // Every branch starts from the backbone's statistics (e.g. a pretrained backbone's).
+    for (const layer of branchLayers) layer.setWeights(statistics.map((v) => v.read()));
     return new S3N(model);
   }
 
   /**
    * Wraps a four-output model made by {@link S3N.create} (e.g. after `tf.loadLayersModel`).
    * Importing this package registers the S3N layer classes, so a saved model loads with
-   * tfjs-layers' own `loadLayersModel`.
+   * tfjs-layers' own `loadLayersModel`. A model with per-branch statistics
+   * ({@link S3NOptions.branchStatistics}) runs only once wrapped (its branch layers are linked
+   * to the backbone here; before, a call throws).
    *
    * @example
    * ```ts
@@ -292,6 +345,30 @@ export class S3N {
   static fromModel(model: tfl.LayersModel): S3N {
     if (!(model instanceof tfl.LayersModel)) fail('S3N.fromModel', 'model', 'a tf.LayersModel', describeValue(model));
     return new S3N(model);
+  }
+
+  /**
+   * Whether the three branches share the backbone's batch-norm moving statistics (`'shared'`,
+   * the authors') or each has its own (`'per-branch'`), see {@link S3NOptions.branchStatistics}.
+   */
+  get branchStatistics(): 'shared' | 'per-branch' {
+    return this.branchLayers.length === 0 ? 'shared' : 'per-branch';
+  }
+
+  /**
+   * The batch-norm moving statistics a branch normalises with at inference and updates in
+   * training: the moving mean and variance of each BatchNormalization layer of the backbone
+   * (`[mean₁, variance₁, mean₂, …]`, in the backbone's layer order). With `'shared'` statistics
+   * every branch gives the backbone's own variables; with `'per-branch'` the `'raw'` branch (the
+   * image) gives the backbone's and each sampled branch its own copies (weights of the model).
+   * Read them with `v.read()`, set them with `v.write(t)`.
+   *
+   * @param branch `'raw'` (the image), `'discriminative'` (the zoomed image) or `'complementary'`.
+   */
+  branchMovingStatistics(branch: 'raw' | 'discriminative' | 'complementary'): tfl.LayerVariable[] {
+    checkOneOf('S3N.branchMovingStatistics', 'branch', branch, ['raw', ...SAMPLED_BRANCHES] as const);
+    const layer = this.branchLayers.find((l) => l.branch === branch);
+    return layer === undefined ? movingStatistics(this.backbone) : layer.branchStatistics;
   }
 
   /** Input `[height, width, channels]` of the network. */
@@ -527,6 +604,7 @@ export class S3N {
     if (validateLabels) checkLabelRange(fn, labels, this.classes);
     // The batch-norm moving statistics change in the forward pass: keep their current values
     // (clones share the data, so this copies nothing) to put them back if the step is skipped.
+    // The model's non-trainable weights include the per-branch statistics, if any.
     const moving = skipNonFinite ? this.model.nonTrainableWeights.map((w) => [w, tf.clone(w.read())] as const) : [];
     let kept: tf.Tensor2D[] = [];
     // Same gradients as tf.variableGrads, with the backward pass releasing memory as it goes.
@@ -563,9 +641,10 @@ export class S3N {
 
   /**
    * What the network looks at: decision map, peaks, both saliency maps and both resampled
-   * images. The backbone always runs in inference mode (moving batch-norm statistics, nothing
-   * updated); `training: true` selects the training attention mode instead of the inference
-   * one, and `mode` forces one. A `'random'` mode shows the draw the next training call would
+   * images. The backbone always runs in inference mode (moving batch-norm statistics, the image
+   * branch's with {@link S3NOptions.branchStatistics} `'per-branch'`; nothing updated);
+   * `training: true` selects the training attention mode instead of the inference one, and
+   * `mode` forces one. A `'random'` mode shows the draw the next training call would
    * make, without using it up ({@link SparseAttention.drawCount} is unchanged).
    *
    * @param images `[batch, H, W, C]` at the backbone's input size.
