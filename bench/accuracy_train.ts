@@ -234,7 +234,9 @@ export async function train(t: Trainable, opts: TrainOptions): Promise<TrainResu
  * (the moving averages have momentum 0.9, so 30 batches forget the old values). Done the same
  * way for every model before it is evaluated. For S3N the pass is S3N's own training forward,
  * so the shared backbone's statistics mix original, zoomed and inverse images exactly as in
- * training.
+ * training; with per-branch statistics (`branchStatistics: 'per-branch'`) each branch's are
+ * re-estimated on that branch's own inputs of the pass (the image, the zoomed image, the
+ * complementary image).
  */
 export function recalibrateBatchNorm(t: Trainable, data: Split, batches = 30, batchSize = 32): void {
   const n = data.images.shape[0];

@@ -33,7 +33,12 @@
  * 7. flip test-time augmentation of row 3's model (mean of the softmax of the image and of its
  *    horizontal flip); 7b the same for row 6 (source flipped too); and, as a reference, the
  *    same for row 1;
- * 8. per-branch batch-norm statistics: not implemented in the library, printed as "not run".
+ * 8. row 3 with per-branch batch-norm statistics (`branchStatistics: 'per-branch'`): the
+ *    backbone's trainable weights are still shared, but the discriminative and complementary
+ *    branches each keep their own moving mean and variance (in fine-tuning all three start from
+ *    the pretrained backbone's), updated by their own batches and used at inference; the
+ *    recalibration before evaluation re-estimates each branch's on its own inputs. Trained and
+ *    evaluated like row 3 otherwise ('extreme' inference).
  *
  * For every row also where the model looks: the fraction of test images whose S3N
  * decision-map maximum (the strongest discriminative peak), or the baseline's class activation
@@ -41,7 +46,7 @@
  * its radius plus 4 pixels of the network input), against the chance level (the mean share of
  * the input covered by that disc).
  *
- * Learning rates, chosen honestly: one per model family (baseline rows 1–2, S3N rows 3–7) and
+ * Learning rates, chosen honestly: one per model family (baseline rows 1–2, S3N rows 3–8) and
  * protocol, by a sweep over `lr.scratch` / `lr.finetune` (two values each) on the first seed
  * only, scored on a validation split carved from the training split (the last `valPerClass`
  * training images of each class; no run of any row ever trains on them, and the test split is
@@ -68,13 +73,14 @@
  *
  * Default config ({@link FULL}): 8 classes, 60 training images per class (10 of them the
  * validation split, so 400 training images, 25 steps an epoch) and 50 test images per class
- * (400), E = 8, E2 = 4, seeds 1, 2, 3: 34 trainings. Time, estimated from the step times of
+ * (400), E = 8, E2 = 4, seeds 1, 2, 3: 40 trainings. Time, estimated from the step times of
  * the 6-epoch run of the two-model version of this benchmark (baseline 390 ms, S3N 1610 ms per
  * step, machine loaded; a quiet machine takes about half: 195 and 805 ms, so r ≈ 4.1 and rows
- * 2 train 33 and 17 epochs): about 56 core-minutes of training (the S3N rows 40 of them), 13 of
- * evaluation and process start-up, 5 of decoding images, i.e. about 38 minutes on two quiet
- * cores with `--parallel 2` (about 75 at the loaded machine's step times; `--epochs 6
- * --finetune-epochs 3` takes three quarters of that). The script prints its own projection
+ * 2 train 33 and 17 epochs): about 68 core-minutes of training (the S3N rows 52 of them), 14 of
+ * evaluation and process start-up, 5 of decoding images, i.e. about 45 minutes on two quiet
+ * cores with `--parallel 2` (about 90 at the loaded machine's step times; `--epochs 6
+ * --finetune-epochs 3` takes three quarters of that). Row 8 added 6 trainings of about a row 3's
+ * cost to the 34 of the previous version (about 38 minutes). The script prints its own projection
  * from the step times it measures before the jobs start (decoding not included).
  * `--quick`: 4 classes, 16 / 8 images per class, E = 2, E2 = 1, one seed, fixed rates, no
  * validation split: the same code paths in 2–3 minutes (numbers meaningless), written to
@@ -122,7 +128,7 @@ interface Config {
   parallel: number;
 }
 
-/** The benchmark: about 38 minutes on two quiet cores (see the header). */
+/** The benchmark: about 45 minutes on two quiet cores (see the header). */
 const FULL: Config = {
   data: { classes: 8, trainPerClass: 60, testPerClass: 50, size: 224, seed: 0 },
   valPerClass: 10,
@@ -150,7 +156,7 @@ const QUICK: Config = {
 };
 
 type Protocol = 'scratch' | 'finetune';
-const ROWS = ['baseline', 'baseline-eq', 's3n', 's3n-nobuf', 's3n-source'] as const;
+const ROWS = ['baseline', 'baseline-eq', 's3n', 's3n-nobuf', 's3n-source', 's3n-branchbn'] as const;
 type Row = (typeof ROWS)[number];
 type Family = 'baseline' | 's3n';
 const familyOf = (row: Row): Family => (row.startsWith('baseline') ? 'baseline' : 's3n');
@@ -330,7 +336,14 @@ function netOf(cfg: Config): BackboneConfig {
 }
 
 function s3nOptions(row: Row, cfg: Config, seed: number): S3NOptions {
-  return { classes: cfg.data.classes, seed, trainableFilter: false, useBuffers: row !== 's3n-nobuf', ...(row === 's3n-source' ? { sourceSize: 2 * cfg.inputSize } : {}) };
+  return {
+    classes: cfg.data.classes,
+    seed,
+    trainableFilter: false,
+    useBuffers: row !== 's3n-nobuf',
+    ...(row === 's3n-source' ? { sourceSize: 2 * cfg.inputSize } : {}),
+    ...(row === 's3n-branchbn' ? { branchStatistics: 'per-branch' as const } : {}),
+  };
 }
 
 /** The model of a row: from scratch, or (protocol B) from the pretrained baseline `pre` (consumed). */
@@ -460,6 +473,8 @@ interface Timing {
   s3nRandomMs: number;
   s3nNoBuffersMs: number;
   s3nSourceMs: number;
+  /** Per-branch batch-norm statistics (row 8), 'random' mode. */
+  s3nBranchBnMs: number;
 }
 
 async function measureSteps(cfg: Config, items: ImageItem[]): Promise<Timing> {
@@ -485,8 +500,9 @@ async function measureSteps(cfg: Config, items: ImageItem[]): Promise<Timing> {
   const [s3nAllMs, s3nRandomMs] = await s3nMs('s3n', ['all', 'random']);
   const [s3nNoBuffersMs] = await s3nMs('s3n-nobuf', ['random']);
   const [s3nSourceMs] = await s3nMs('s3n-source', ['random']);
+  const [s3nBranchBnMs] = await s3nMs('s3n-branchbn', ['random']);
   disposeSplit(batch);
-  return { baselineMs, s3nAllMs, s3nRandomMs, s3nNoBuffersMs, s3nSourceMs };
+  return { baselineMs, s3nAllMs, s3nRandomMs, s3nNoBuffersMs, s3nSourceMs, s3nBranchBnMs };
 }
 
 /** Mean ms of an S3N step over a run of `epochs` epochs (the first stage trains in 'all' mode, the rest in 'random'). */
@@ -531,7 +547,7 @@ const TABLE: TableRow[] = [
   { n: '7', label: 'row 3 + flip test-time augmentation', row: 's3n', metric: (r) => r.testFlip, sameRunAs: '3' },
   { n: '7b', label: 'row 6 + flip test-time augmentation (source flipped too)', row: 's3n-source', metric: (r) => r.testFlip, sameRunAs: '6' },
   { n: 'ref', label: 'row 1 + flip test-time augmentation (reference for 7)', row: 'baseline', metric: (r) => r.testFlip, sameRunAs: '1' },
-  { n: '8', label: 'per-branch batch-norm statistics', note: 'not run (not implemented)' },
+  { n: '8', label: 'row 3 with per-branch batch-norm statistics', row: 's3n-branchbn', metric: (r) => r.test.fused, look: (r) => r.onDetail },
 ];
 
 interface RowSummary {
@@ -635,7 +651,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
   };
   console.log(
     `  step times (batch ${cfg.batchSize}, ms): baseline ${tm.baselineMs.toFixed(0)}, S3N ${tm.s3nAllMs.toFixed(0)} ('all') / ${tm.s3nRandomMs.toFixed(0)} ('random'), ` +
-      `without buffers ${tm.s3nNoBuffersMs.toFixed(0)}, 2× source ${tm.s3nSourceMs.toFixed(0)}; S3N / baseline ${ratio.scratch.toFixed(2)} (E = ${cfg.epochs}), ${ratio.finetune.toFixed(2)} (E2 = ${cfg.finetuneEpochs}) ` +
+      `without buffers ${tm.s3nNoBuffersMs.toFixed(0)}, 2× source ${tm.s3nSourceMs.toFixed(0)}, per-branch statistics ${tm.s3nBranchBnMs.toFixed(0)}; S3N / baseline ${ratio.scratch.toFixed(2)} (E = ${cfg.epochs}), ${ratio.finetune.toFixed(2)} (E2 = ${cfg.finetuneEpochs}) ` +
       `→ equal compute: ${eqEpochs.scratch} and ${eqEpochs.finetune} epochs [${min()}]`,
   );
 
@@ -644,7 +660,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
     const ms =
       row === 'baseline' || row === 'baseline-eq'
         ? tm.baselineMs
-        : s3nRunMs(tm, epochs, row === 's3n-nobuf' ? tm.s3nNoBuffersMs : row === 's3n-source' ? tm.s3nSourceMs : tm.s3nRandomMs);
+        : s3nRunMs(tm, epochs, row === 's3n-nobuf' ? tm.s3nNoBuffersMs : row === 's3n-source' ? tm.s3nSourceMs : row === 's3n-branchbn' ? tm.s3nBranchBnMs : tm.s3nRandomMs);
     // A forward pass costs about a third of a training step per image: the recalibration makes
     // one over the training images, the evaluation 5 over the test split for row 3 (outputs,
     // 'all' mode, flip: two, the decision maps), 4 for rows 1 and 6, 2 for the others (and one
@@ -821,7 +837,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
   );
   console.log(lines.join('\n'));
   console.log(
-    `\nMax on the detail: the share of test images whose S3N decision-map maximum (rows 3–6) or baseline class-activation-map maximum (rows 1–2) lies on the class's detail; chance ${(100 * chance).toFixed(1)} %. ` +
+    `\nMax on the detail: the share of test images whose S3N decision-map maximum (rows 3–6, 8) or baseline class-activation-map maximum (rows 1–2) lies on the class's detail; chance ${(100 * chance).toFixed(1)} %. ` +
       `Row 2: S3N / baseline step time ${ratio.scratch.toFixed(2)} (scratch) and ${ratio.finetune.toFixed(2)} (fine-tune), measured before the runs; in the runs themselves ${obs.scratch?.toFixed(2) ?? '–'} and ${obs.finetune?.toFixed(2) ?? '–'}. ` +
       `Learning rates: scratch ${lrText('scratch')}; fine-tune ${lrText('finetune')}. Total ${totalMinutes.toFixed(1)} min with ${cfg.parallel} process(es).`,
   );
@@ -841,7 +857,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
     stepTimes: tm,
     equalCompute: { ratioMeasuredBefore: ratio, ratioInTheRuns: obs, epochs: eqEpochs, cap: cfg.equalComputeCap },
     learningRates: {
-      protocol: 'one rate per model family (baseline rows 1–2, S3N rows 3–7) and protocol; with several candidates, chosen by validation top-1 on the first seed, reused by the other seeds and rows',
+      protocol: 'one rate per model family (baseline rows 1–2, S3N rows 3–8) and protocol; with several candidates, chosen by validation top-1 on the first seed, reused by the other seeds and rows',
       scratch: { ...lrs.scratch, candidates: cfg.lr.scratch, swept: sweep.scratch },
       finetune: { ...lrs.finetune, candidates: cfg.lr.finetune, swept: sweep.finetune },
     },
