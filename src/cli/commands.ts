@@ -29,7 +29,7 @@ import { checkWeightsOption } from './pretrained';
 import { writeExplanationPictures } from './picture';
 import { exportForWeb } from './export';
 import { writeSyntheticDataset } from './synthetic';
-import { formatAccuracies, MAX_SKIPPED_STEPS, train, TrainOptions } from './train';
+import { BRANCH_STATISTICS, formatAccuracies, MAX_SKIPPED_STEPS, train, TrainOptions } from './train';
 import { S3N_DEFAULTS as D } from '../defaults';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -76,6 +76,11 @@ cores are busy).`,
   --source-size N       beyond the paper: the zoomed and complementary images are sampled from the
                         image decoded at N pixels (>= --input-size; e.g. 2x), so a zoom shows real
                         pixels instead of interpolated ones (default: the input itself, as the authors)
+  --branch-statistics shared|per-branch
+                        beyond the paper: per-branch gives the zoomed and complementary branches
+                        their own batch-norm moving statistics (updated by their own images, used
+                        by them at inference; the backbone's weights stay shared); default shared,
+                        as the authors
   --epochs N            (default ${D.epochs})
   --batch-size N        (default ${D.batchSize})
   --lr X                base learning rate (default ${D.learningRate}), x0.1 every --lr-step epochs (default ${D.lrStep})
@@ -228,6 +233,7 @@ const TRAIN_OPTIONS: OptionSpec = {
   widths: { type: 'string' },
   'input-size': { type: 'string' },
   'source-size': { type: 'string' },
+  'branch-statistics': { type: 'string' },
   epochs: { type: 'string' },
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
@@ -245,7 +251,7 @@ const TRAIN_OPTIONS: OptionSpec = {
 };
 
 /** Option name on the command line → field of {@link TrainOptions}. */
-const FIELD: Record<string, string> = { 'cut-layer': 'cutLayer', 'input-size': 'inputSize', 'source-size': 'sourceSize', 'batch-size': 'batchSize', 'lr-step': 'lrStep', 'switch-epoch': 'switchEpoch', 'grid-size': 'gridSize', 'padding-size': 'paddingSize', 'bn-momentum': 'bnMomentum', 'grad-checkpointing': 'gradCheckpointing' };
+const FIELD: Record<string, string> = { 'cut-layer': 'cutLayer', 'input-size': 'inputSize', 'source-size': 'sourceSize', 'branch-statistics': 'branchStatistics', 'batch-size': 'batchSize', 'lr-step': 'lrStep', 'switch-epoch': 'switchEpoch', 'grid-size': 'gridSize', 'padding-size': 'paddingSize', 'bn-momentum': 'bnMomentum', 'grad-checkpointing': 'gradCheckpointing' };
 
 async function cmdTrain(args: string[]): Promise<void> {
   const { values: v } = parse(args, TRAIN_OPTIONS);
@@ -261,6 +267,7 @@ async function cmdTrain(args: string[]): Promise<void> {
     widths: widths(v),
     inputSize: num(v, 'input-size', D.inputSize, 'positive-int'),
     sourceSize: str(v, 'source-size') === undefined ? undefined : num(v, 'source-size', 0, 'positive-int'),
+    branchStatistics: str(v, 'branch-statistics') === undefined ? undefined : choice(v, 'branch-statistics', BRANCH_STATISTICS),
     epochs: num(v, 'epochs', D.epochs, 'positive-int'),
     batchSize: num(v, 'batch-size', D.batchSize, 'positive-int'),
     lr: num(v, 'lr', D.learningRate, 'positive'),

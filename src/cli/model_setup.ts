@@ -43,6 +43,11 @@ export interface ModelConfig {
    * shows real pixels; see {@link S3NOptions.sourceSize}). Unset: the input itself.
    */
   sourceSize?: number;
+  /**
+   * The branches' batch-norm moving statistics: `'shared'` (unset, the authors') or
+   * `'per-branch'` (`--branch-statistics`, beyond the paper; see {@link S3NOptions.branchStatistics}).
+   */
+  branchStatistics?: 'shared' | 'per-branch';
 }
 
 /**
@@ -109,7 +114,7 @@ export async function buildBackbone(cfg: ModelConfig, log?: (line: string) => vo
 /** Builds a fresh S3N from a {@link ModelConfig} (`log` gets the line saying which weights were loaded). */
 export async function buildS3N(cfg: ModelConfig, log?: (line: string) => void): Promise<S3N> {
   const backbone = await buildBackbone(cfg, log);
-  return S3N.create(backbone, { classes: cfg.classes, seed: cfg.seed, gridSize: cfg.gridSize, paddingSize: cfg.paddingSize, fwhm: cfg.fwhm, sourceSize: cfg.sourceSize });
+  return S3N.create(backbone, { classes: cfg.classes, seed: cfg.seed, gridSize: cfg.gridSize, paddingSize: cfg.paddingSize, fwhm: cfg.fwhm, sourceSize: cfg.sourceSize, branchStatistics: cfg.branchStatistics });
 }
 
 /** Loads a trained S3N from a checkpoint (or a run folder), with its class names and state. */

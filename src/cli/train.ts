@@ -39,6 +39,12 @@ export interface TrainOptions {
   inputSize: number;
   /** Side of the source image S3N zooms into (`--source-size`, beyond the paper; {@link S3NOptions.sourceSize}). */
   sourceSize?: number;
+  /**
+   * Batch-norm moving statistics shared by the three branches (unset or `'shared'`, the
+   * authors') or kept per branch (`--branch-statistics per-branch`, beyond the paper;
+   * {@link S3NOptions.branchStatistics}).
+   */
+  branchStatistics?: 'shared' | 'per-branch';
   epochs: number;
   batchSize: number;
   lr: number;
@@ -95,8 +101,14 @@ export interface EpochMetrics {
   skippedSteps: number;
 }
 
+/** The values of `--branch-statistics` ({@link TrainOptions.branchStatistics}). */
+export const BRANCH_STATISTICS = ['shared', 'per-branch'] as const;
+
 /** Options that must agree with the checkpoint when resuming. */
-const FIXED_ON_RESUME = ['dataset', 'backbone', 'weights', 'cutLayer', 'widths', 'inputSize', 'sourceSize', 'batchSize', 'lr', 'switchEpoch', 'lrStep', 'seed', 'gridSize', 'paddingSize', 'fwhm', 'bnMomentum', 'annotation'] as const;
+const FIXED_ON_RESUME = ['dataset', 'backbone', 'weights', 'cutLayer', 'widths', 'inputSize', 'sourceSize', 'branchStatistics', 'batchSize', 'lr', 'switchEpoch', 'lrStep', 'seed', 'gridSize', 'paddingSize', 'fwhm', 'bnMomentum', 'annotation'] as const;
+
+/** What an option of {@link FIXED_ON_RESUME} a checkpoint does not list was (runs from before the option). */
+const UNSET_ON_RESUME: Partial<Record<(typeof FIXED_ON_RESUME)[number], unknown>> = { branchStatistics: 'shared' };
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -152,6 +164,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   let restore: ((o: ReturnType<S3N['createOptimizer']>) => Promise<void>) | undefined;
   if (plan?.checkpoint) {
     const saved = (await readCheckpointState(plan.checkpoint)).config as Partial<TrainOptions>;
+    for (const [k, v] of Object.entries(UNSET_ON_RESUME)) if (!(k in saved)) (saved as Record<string, unknown>)[k] = v;
     const conflicts = FIXED_ON_RESUME.filter((k) => explicit.has(k) && JSON.stringify(opts[k]) !== JSON.stringify(saved[k]));
     if (conflicts.length > 0) {
       throw new UsageError(
@@ -185,6 +198,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     widths: options.widths,
     inputSize: options.inputSize,
     sourceSize: options.sourceSize,
+    branchStatistics: options.branchStatistics,
     classes: data.classNames.length,
     seed: options.seed,
     gridSize: options.gridSize,
@@ -224,7 +238,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   const first = state?.epoch ?? 0;
   if (first === 0) {
     opts.log(
-      `training S3N (${options.backbone} backbone, ${s3n.model.countParams().toLocaleString('en')} parameters) on ${data.name}: ${data.classNames.length} classes, ` +
+      `training S3N (${options.backbone} backbone, ${s3n.model.countParams().toLocaleString('en')} parameters${s3n.branchStatistics === 'per-branch' ? ', per-branch batch-norm statistics' : ''}) on ${data.name}: ${data.classNames.length} classes, ` +
         `${data.train.length} training / ${data.test.length} test images, input ${options.inputSize}×${options.inputSize}${s3n.sourceSize ? ` (zooming into a ${s3n.sourceSize.join('×')} source)` : ''}, ${options.epochs} epoch${options.epochs === 1 ? '' : 's'} of ${trainPipe.length} batches`,
     );
   }
