@@ -372,8 +372,9 @@ export async function zoomDiagnostics(s3n: S3N, data: Split, count = 200): Promi
  * its own batch's statistics. Here the backbone is copied three times (same weights), each copy's
  * statistics are re-estimated on its branch's inference-time inputs (calibration images, no
  * labels), and so are those of the head's buffers (restored afterwards); the forward pass is
- * otherwise S3N's own. A diagnostic of what per-branch statistics (a library change) would give;
- * the S3N model is left as it was.
+ * otherwise S3N's own. A diagnostic of what per-branch statistics would give to a model trained
+ * with shared ones (`branchStatistics: 'per-branch'` trains them instead); the S3N model is left
+ * as it was.
  */
 export async function evaluatePerBranchBatchNorm(s3n: S3N, cfg: BackboneConfig, calib: Split, data: Split, batchSize = 32): Promise<Record<string, number>> {
   const copy = () => {
