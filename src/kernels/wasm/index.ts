@@ -1,6 +1,6 @@
 /**
  * The kernel set of `s3n-layers/wasm-training` (src/wasm-training.ts, which registers it on
- * import): the training kernels tfjs-backend-wasm lacks, and three that replace slower ones.
+ * import): the training kernels tfjs-backend-wasm lacks, and four that replace slower ones.
  *
  * @internal
  */
@@ -12,6 +12,7 @@ import { depthwiseConv2dNativeBackpropFilter } from './DepthwiseConv2dNativeBack
 import { depthwiseConv2dNativeBackpropInput } from './DepthwiseConv2dNativeBackpropInput';
 import { S3N_KERNEL_MARK } from './kernel_utils';
 import { makeIdentityConfig } from './Identity';
+import { makeMaxPoolGradConfig } from './MaxPoolGrad';
 import { makeTileConfig } from './Tile';
 import { unsortedSegmentSum } from './UnsortedSegmentSum';
 
@@ -24,10 +25,16 @@ export const WASM_KERNEL_NAMES: readonly string[] = Object.freeze([
   tf.UnsortedSegmentSum,
   tf.Tile,
   tf.Identity,
+  tf.MaxPoolGrad,
 ]);
 
 /** Those that tfjs-backend-wasm 4.22 already has and that are replaced on purpose. */
-export const WASM_REPLACED_KERNEL_NAMES: readonly string[] = Object.freeze([tf.Conv2DBackpropInput, tf.Tile, tf.Identity]);
+export const WASM_REPLACED_KERNEL_NAMES: readonly string[] = Object.freeze([
+  tf.Conv2DBackpropInput,
+  tf.Tile,
+  tf.Identity,
+  tf.MaxPoolGrad,
+]);
 
 function configFor(name: string, previous: tf.KernelConfig | undefined): tf.KernelConfig {
   const kernelFunc = (f: unknown) => f as tf.KernelFunc;
@@ -48,6 +55,8 @@ function configFor(name: string, previous: tf.KernelConfig | undefined): tf.Kern
       return makeTileConfig(previous);
     case tf.Identity:
       return makeIdentityConfig(previous);
+    case tf.MaxPoolGrad:
+      return makeMaxPoolGradConfig(previous);
     default:
       throw new Error(`s3n-layers/wasm-training: unknown kernel '${name}'.`);
   }
