@@ -1,5 +1,6 @@
 /**
- * `npm run bench:accuracy -- --benchmark fine-grained [--quick] [--seeds 1,2,3] [--parallel 2]`:
+ * `npm run bench:accuracy -- --benchmark fine-grained [--quick] [--seeds 1,2,3] [--parallel 2]
+ * [--rows s3n-branchbn,…] [--tag NAME]`:
  * the ablation benchmark of issue 15. A small ResNet alone against S3N and its variants on the
  * synthetic fine-grained benchmark (src/data/fine_grained_synthetic.ts), end to end through
  * files: the benchmark is written once (by the parent process) in CUB-200-2011's layout
@@ -85,6 +86,10 @@
  * `--quick`: 4 classes, 16 / 8 images per class, E = 2, E2 = 1, one seed, fixed rates, no
  * validation split: the same code paths in 2–3 minutes (numbers meaningless), written to
  * bench/results/fine_grained_quick.json instead.
+ * `--rows a,b`: only those rows (plus the first seed's learning-rate candidates of both
+ * families, and the scratch baselines protocol B starts from), e.g. to add one row to a table
+ * already measured: training is deterministic for a seed, so the shared runs repeat exactly.
+ * `--tag NAME` writes bench/results/fine_grained_NAME.json.
  *
  * Prints the jobs as they finish, then a markdown table (ready for a README). Writes
  * bench/results/fine_grained.json: the config, the step timing and the equal-compute epochs,
@@ -126,6 +131,11 @@ interface Config {
   seeds: number[];
   /** Child processes training at once. */
   parallel: number;
+  /**
+   * Only these rows besides what they need (`--rows`): the first seed's learning-rate
+   * candidates of both families and the scratch baselines that protocol B starts from always run.
+   */
+  rows?: Row[];
 }
 
 /** The benchmark: about 45 minutes on two quiet cores (see the header). */
@@ -568,7 +578,7 @@ interface RowSummary {
   note?: string;
 }
 
-function parse(argv: string[]): { cfg: Config; quick: boolean; job?: string; out?: string } {
+function parse(argv: string[]): { cfg: Config; quick: boolean; tag?: string; job?: string; out?: string } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -585,6 +595,8 @@ function parse(argv: string[]): { cfg: Config; quick: boolean; job?: string; out
       'test-per-class': { type: 'string' },
       'lr-scratch': { type: 'string' },
       'lr-finetune': { type: 'string' },
+      rows: { type: 'string' },
+      tag: { type: 'string' },
       job: { type: 'string' },
       out: { type: 'string' },
     },
@@ -604,6 +616,13 @@ function parse(argv: string[]): { cfg: Config; quick: boolean; job?: string; out
   if (values.seeds) cfg.seeds = values.seeds.split(',').map((s) => int('seeds', s, 0));
   if (values.seed) cfg.seeds = [int('seed', values.seed, 0)];
   if (values.parallel) cfg.parallel = int('parallel', values.parallel, 1);
+  if (values.rows) {
+    const rows = values.rows.split(',');
+    const bad = rows.filter((r) => !(ROWS as readonly string[]).includes(r));
+    if (bad.length > 0) throw new Error(`--rows must be a comma-separated list of ${ROWS.join(', ')}, but got '${values.rows}'.`);
+    cfg.rows = rows as Row[];
+  }
+  if (values.tag !== undefined && !/^[a-z0-9-]+$/.test(values.tag)) throw new Error(`--tag must be lower-case letters, digits and '-', but got '${values.tag}'.`);
   if (values.classes) cfg.data.classes = int('classes', values.classes, 2);
   if (values.epochs) cfg.epochs = int('epochs', values.epochs, 1);
   if (values['finetune-epochs']) cfg.finetuneEpochs = int('finetune-epochs', values['finetune-epochs'], 1);
@@ -615,7 +634,7 @@ function parse(argv: string[]): { cfg: Config; quick: boolean; job?: string; out
   const sweeping = cfg.lr.scratch.length > 1 || cfg.lr.finetune.length > 1;
   if (sweeping && cfg.valPerClass === 0) throw new Error('a learning-rate sweep (several --lr-scratch or --lr-finetune values) needs a validation split: --val-per-class N.');
   if (cfg.data.trainPerClass - cfg.valPerClass < 1) throw new Error('--val-per-class must leave training images.');
-  return { cfg, quick: values.quick === true, job: values.job, out: values.out };
+  return { cfg, quick: values.quick === true, tag: values.tag, job: values.job, out: values.out };
 }
 
 export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
@@ -625,7 +644,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
     await runJob(JSON.parse(args.job) as JobSpec, args.out);
     return;
   }
-  const { cfg, quick } = args;
+  const { cfg, quick, tag } = args;
   const t0 = performance.now();
   const min = () => `${((performance.now() - t0) / 60000).toFixed(1)} min`;
   await tf.setBackend('wasm');
@@ -716,6 +735,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
     for (const seed of cfg.seeds) {
       for (const row of ROWS) {
         if (seed === first && (row === 'baseline' || row === 's3n')) continue;
+        if (cfg.rows && !cfg.rows.includes(row) && !(p === 'scratch' && row === 'baseline')) continue;
         add(p, row, seed, undefined, [...pre(seed), ...candidates(p, familyOf(row))]);
       }
     }
@@ -844,7 +864,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
 
   const out = path.join(__dirname, 'results');
   fs.mkdirSync(out, { recursive: true });
-  const file = path.join(out, quick ? 'fine_grained_quick.json' : 'fine_grained.json');
+  const file = path.join(out, `fine_grained${quick ? '_quick' : ''}${tag ? `_${tag}` : ''}.json`);
   const report = {
     date: new Date().toISOString(),
     node: process.version,
