@@ -76,6 +76,43 @@ export const S3N_DEFAULTS = Object.freeze({
 });
 
 /**
+ * Named configurations of {@link S3N.create}'s model options (every option but `classes` and
+ * `seed`). `authors`: the paper's network exactly as the authors' code builds it (Yao-DD/S3N
+ * `sss_net.py`): 31×31 maps, radii 0.09 / 0.3, base ratio 0.09, top-5 gate at δ = 0.2, a
+ * learnt 61×61 filter of width 13, the head's two 3×3 buffers, one set of batch-norm
+ * statistics for the three branches, and the image as its own source. It is what every
+ * option falls back to today: the library's defaults were chosen by the fine-grained ablation
+ * benchmark (README, "Fine-grained ablations"), where no variant beat it by more than its
+ * standard error under both protocols. Pass `preset: 'authors'` to keep this configuration
+ * if a later version changes a default on new evidence; options given beside it win.
+ *
+ * @example
+ * ```ts
+ * const s3n = S3N.create(backbone, { classes: 200, preset: 'authors' });
+ * S3N_PRESETS.authors.useBuffers; // true
+ * ```
+ */
+export const S3N_PRESETS = Object.freeze({
+  authors: Object.freeze({
+    gridSize: S3N_DEFAULTS.gridSize,
+    radius: S3N_DEFAULTS.radius,
+    radiusInv: S3N_DEFAULTS.radiusInv,
+    baseRatio: S3N_DEFAULTS.baseRatio,
+    topK: S3N_DEFAULTS.topK,
+    entropyThreshold: S3N_DEFAULTS.entropyThreshold,
+    paddingSize: S3N_DEFAULTS.paddingSize,
+    fwhm: S3N_DEFAULTS.fwhm,
+    trainableFilter: S3N_DEFAULTS.trainableFilter,
+    useBuffers: S3N_DEFAULTS.useBuffers,
+    branchStatistics: 'shared' as const,
+    sourceSize: undefined,
+  }),
+});
+
+/** The names of {@link S3N_PRESETS}. */
+export type S3NPreset = keyof typeof S3N_PRESETS;
+
+/**
  * The seed-derivation rule: with a base seed `s`, the initialiser of each weight gets
  * `s + S3N_SEED_OFFSETS[role]`. `S3N.create({seed: s})` passes `s` to the class response map
  * and the sparse attention and `s + head` to the head; the head adds its own offsets. So no two

@@ -14,7 +14,8 @@
  * @module s3n-layers
  */
 export * as ops from './ops';
-export { S3N_DEFAULTS, S3N_SEED_OFFSETS, derivedSeed } from './defaults';
+export { S3N_DEFAULTS, S3N_PRESETS, S3N_SEED_OFFSETS, derivedSeed } from './defaults';
+export type { S3NPreset } from './defaults';
 export * from './layers';
 export * from './model';
 export { resnet50, smallResNet, cutBackbone } from './backbones/resnet';

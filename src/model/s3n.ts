@@ -25,7 +25,7 @@ import { selectiveSparseSampling } from '../ops/selective_sampling';
 import { resizeArea } from '../ops/resize_area';
 import { Select } from '../layers/select';
 import { BranchStatistics, movingStatistics, SAMPLED_BRANCHES } from '../layers/branch_statistics';
-import { derivedSeed, S3N_DEFAULTS, S3N_SEED_OFFSETS } from '../defaults';
+import { derivedSeed, S3N_DEFAULTS, S3N_PRESETS, S3N_SEED_OFFSETS, S3NPreset } from '../defaults';
 import type { AttentionMode } from '../ops/sparse_attention';
 import { checkInteger, checkOneOf, checkTensor, describeValue, fail, formatShape, toSize2d } from '../ops/validation';
 import { checkLabelRange, checkLossOptions, s3nLoss, S3NLossOptions } from './loss';
@@ -88,6 +88,12 @@ export interface S3NOptions
    * branch's variables. Needs a backbone with BatchNormalization layers.
    */
   branchStatistics?: 'shared' | 'per-branch';
+  /**
+   * A named configuration of every other model option ({@link S3N_PRESETS}); options given
+   * beside it win. `'authors'`: the paper's network as the authors' code builds it (today also
+   * the defaults). Default: none (each option's own default).
+   */
+  preset?: S3NPreset;
 }
 
 /** The `source` option of {@link S3N.apply}, {@link S3N.predict} and {@link S3N.explain}. */
@@ -250,6 +256,11 @@ export class S3N {
     const fn = 'S3N.create';
     if (!(backbone instanceof tfl.LayersModel)) fail(fn, 'backbone', 'a tf.LayersModel', describeValue(backbone));
     if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object with at least {classes}', describeValue(options));
+    if (options.preset !== undefined) {
+      checkOneOf(fn, 'preset', options.preset, Object.keys(S3N_PRESETS));
+      const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+      options = { ...S3N_PRESETS[options.preset], ...given } as S3NOptions;
+    }
     checkInteger(fn, 'classes', options.classes, 2);
     if (backbone.inputs.length !== 1 || backbone.outputs.length !== 1) {
       fail(fn, 'backbone', 'a model with one input and one output', `${backbone.inputs.length} inputs and ${backbone.outputs.length} outputs`);
