@@ -16,9 +16,9 @@
  * await model.fit(xs, ys);
  * ```
  *
- * Kernels the wasm backend already registers are never overridden, with three deliberate
- * exceptions listed in {@link WASM_TRAINING_REPLACED_KERNELS}, measurably faster or smaller
- * (bench/wasm_training.ts):
+ * Kernels the wasm backend already registers are never overridden, with four deliberate
+ * exceptions listed in {@link WASM_TRAINING_REPLACED_KERNELS}, measurably faster, smaller or
+ * more correct (bench/wasm_training.ts):
  * - Conv2DBackpropInput: wasm's is a scalar C++ loop; ours runs on XNNPACK and is 3-13x
  *   faster on every ResNet-50 layer shape;
  * - Tile: wasm's computes a multi-dimensional index per element; ours copies blocks. The
@@ -26,7 +26,11 @@
  *   ResNet-50 training step on wasm (~700 ms of ~2.8 s) and now costs a few ms;
  * - Identity: wasm's copies the buffer; ours shares it with a reference count, as the cpu
  *   backend does. The engine clones every tensor a gradient saves, so the copies doubled the
- *   memory of a training step's forward pass.
+ *   memory of a training step's forward pass;
+ * - MaxPoolGrad: wasm's is a scalar loop (3.0-3.4x slower on the stem pools of a ResNet) that
+ *   routes the whole gradient of a window whose values are all <= 0 to element 0 of the input
+ *   and breaks ties on the last maximum; ours is bit-identical to the cpu backend (first
+ *   maximum, float64 sums).
  * The replaced kernels stay reachable as `original` on the registered config. A kernel
  * that a future tfjs-backend-wasm adds natively is left alone.
  *
