@@ -796,6 +796,10 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
         continue;
       }
       const row = tr.row;
+      if (cfg.rows && !cfg.rows.includes(row) && row !== 'baseline' && row !== 's3n') {
+        summary.push({ n: tr.n, label: tr.label, protocol: p, note: 'not run (--rows)' });
+        continue;
+      }
       const fam = familyOf(row);
       const runs = cfg.seeds.map((s) => (ok(p, fam) ? runOf(p, row, s) : undefined)).filter((r): r is JobResult => r !== undefined);
       const vals = runs.map((r) => tr.metric?.(r)).filter((v): v is number => v !== undefined);
@@ -827,7 +831,7 @@ export async function runFineGrainedBenchmark(argv: string[]): Promise<void> {
   };
   const pct = (v: number | undefined) => (v === undefined ? '–' : (100 * v).toFixed(1));
   const cell = (r: RowSummary | undefined) =>
-    r === undefined || r.note === 'not run (not implemented)' ? (r?.note ?? '') : r.mean === undefined ? 'failed' : `${pct(r.mean)} ± ${Number.isNaN(r.standardError) ? '–' : pct(r.standardError)}`;
+    r === undefined || r.note?.startsWith('not run') ? (r?.note ?? '') : r.mean === undefined ? 'failed' : `${pct(r.mean)} ± ${Number.isNaN(r.standardError) ? '–' : pct(r.standardError)}`;
   const secs = (r: RowSummary | undefined) => (r?.trainSecondsPerSeed && r.trainSecondsPerSeed.length > 0 ? mean(r.trainSecondsPerSeed).toFixed(0) : '–');
   const lines = [
     `| # | model | scratch: epochs | scratch: top-1 % | fine-tune: epochs | fine-tune: top-1 % | max on the detail %, scratch / fine-tune | train s per run, scratch / fine-tune |`,
