@@ -211,7 +211,7 @@ describe('registration', () => {
   });
 
   it('replaces only the documented kernels and keeps the replaced originals', () => {
-    expect([...WASM_TRAINING_REPLACED_KERNELS].sort()).toEqual(['Conv2DBackpropInput', 'Identity', 'MaxPoolGrad', 'Tile']);
+    expect([...WASM_TRAINING_REPLACED_KERNELS].sort()).toEqual(['Conv2DBackpropInput', 'Identity', 'MaxPoolGrad', 'Mean', 'Sum', 'Tile']);
     for (const k of WASM_TRAINING_REPLACED_KERNELS) {
       const config = tf.getKernel(k, 'wasm') as tf.KernelConfig & { original?: tf.KernelFunc };
       expect(typeof config.original).toBe('function');

@@ -1,6 +1,6 @@
 /**
  * The kernel set of `s3n-layers/wasm-training` (src/wasm-training.ts, which registers it on
- * import): the training kernels tfjs-backend-wasm lacks, and four that replace slower ones.
+ * import): the training kernels tfjs-backend-wasm lacks, and six that replace slower ones.
  *
  * @internal
  */
@@ -13,6 +13,7 @@ import { depthwiseConv2dNativeBackpropInput } from './DepthwiseConv2dNativeBackp
 import { S3N_KERNEL_MARK } from './kernel_utils';
 import { makeIdentityConfig } from './Identity';
 import { makeMaxPoolGradConfig } from './MaxPoolGrad';
+import { makeMeanConfig, makeSumConfig } from './Reduce';
 import { makeTileConfig } from './Tile';
 import { unsortedSegmentSum } from './UnsortedSegmentSum';
 
@@ -26,6 +27,8 @@ export const WASM_KERNEL_NAMES: readonly string[] = Object.freeze([
   tf.Tile,
   tf.Identity,
   tf.MaxPoolGrad,
+  tf.Sum,
+  tf.Mean,
 ]);
 
 /** Those that tfjs-backend-wasm 4.22 already has and that are replaced on purpose. */
@@ -34,6 +37,8 @@ export const WASM_REPLACED_KERNEL_NAMES: readonly string[] = Object.freeze([
   tf.Tile,
   tf.Identity,
   tf.MaxPoolGrad,
+  tf.Sum,
+  tf.Mean,
 ]);
 
 function configFor(name: string, previous: tf.KernelConfig | undefined): tf.KernelConfig {
@@ -57,6 +62,10 @@ function configFor(name: string, previous: tf.KernelConfig | undefined): tf.Kern
       return makeIdentityConfig(previous);
     case tf.MaxPoolGrad:
       return makeMaxPoolGradConfig(previous);
+    case tf.Sum:
+      return makeSumConfig(previous);
+    case tf.Mean:
+      return makeMeanConfig(previous);
     default:
       throw new Error(`s3n-layers/wasm-training: unknown kernel '${name}'.`);
   }
