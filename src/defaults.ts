@@ -93,18 +93,31 @@ export const S3N_DEFAULTS = Object.freeze({
  * ```
  */
 export const S3N_PRESETS = Object.freeze({
+  /** The paper's network as the authors' code builds it. */
   authors: Object.freeze({
+    /** Side of the attention maps (`grid_size` 31). */
     gridSize: S3N_DEFAULTS.gridSize,
+    /** Initial discriminative radius (0.09). */
     radius: S3N_DEFAULTS.radius,
+    /** Initial complementary radius (0.3). */
     radiusInv: S3N_DEFAULTS.radiusInv,
+    /** Floor of both saliency maps (0.09). */
     baseRatio: S3N_DEFAULTS.baseRatio,
+    /** Classes of the entropy gate (5). */
     topK: S3N_DEFAULTS.topK,
+    /** Entropy threshold δ of the gate (0.2). */
     entropyThreshold: S3N_DEFAULTS.entropyThreshold,
+    /** Replicate padding of the sampler (30, so a 61×61 filter). */
     paddingSize: S3N_DEFAULTS.paddingSize,
+    /** Width of the sampler's initial Gaussian filter (13). */
     fwhm: S3N_DEFAULTS.fwhm,
+    /** The filter is learnt (true). */
     trainableFilter: S3N_DEFAULTS.trainableFilter,
+    /** The head's two 3×3 conv-BN-ReLU buffers (true). */
     useBuffers: S3N_DEFAULTS.useBuffers,
+    /** One set of batch-norm statistics for the three branches. */
     branchStatistics: 'shared' as const,
+    /** The image is its own source (no higher-resolution source). */
     sourceSize: undefined,
   }),
 });
