@@ -329,7 +329,7 @@ async function cmdEval(args: string[]): Promise<void> {
   );
   s3n.dispose();
   if (reportDir !== undefined) {
-    const files = await writeEvalReport(reportDir, result, { dataset: ds.name, split, data: ds.root, checkpoint: ck.dir, classNames: ck.state.classNames });
+    const files = await writeEvalReport(reportDir, result, { dataset: ds.name, split, data: ds.root, checkpoint: ck.dir, classNames: ck.state.classNames, attention: s3n.attention.inferenceMode });
     print(`report: ${files.json}, ${files.png}`);
   }
 }

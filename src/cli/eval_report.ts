@@ -133,12 +133,15 @@ export interface ReportContext {
   data: string;
   checkpoint: string;
   classNames: readonly string[];
+  /** The inference attention mode the model was evaluated in. */
+  attention: string;
 }
 
 /**
  * Writes `report.json` and `confusion.png` (fused output) into `dir` (which must exist).
  *
- * report.json: `dataset`, `split`, `data`, `checkpoint`, `images`, `tta`, `scores` (what was
+ * report.json: `dataset`, `split`, `data`, `checkpoint`, `attention` (the inference attention
+ * mode), `images`, `tta`, `scores` (what was
  * ranked), `k` (of the top-k), `classes` (names, index = label), `classImages`, and for each
  * output (`fused`, `raw`, `discriminative`, `complementary`) `top1`, `top5`, `perClass`
  * (accuracy per class, `null` without images) and `confusion` (`[label][predicted]` counts);
@@ -156,6 +159,7 @@ export async function writeEvalReport(dir: string, result: EvaluationResult, ctx
     split: ctx.split,
     data: ctx.data,
     checkpoint: ctx.checkpoint,
+    attention: ctx.attention,
     images: result.images,
     tta: result.tta,
     scores: result.tta === 'flip' ? 'mean of the softmax probabilities of the image and of its horizontal flip' : 'logits',

@@ -1,8 +1,9 @@
 /**
  * Issue 15: `s3n eval` reports top-1 and top-5 of the four outputs, per-class accuracy and a
- * confusion matrix (`--report DIR`: report.json and confusion.png), and `--tta flip` averages
- * the softmax probabilities of an image and its horizontal flip. On the synthetic fine-grained
- * benchmark (CUB layout, read with --dataset cub) and a tiny random S3N.
+ * confusion matrix (`--report DIR`: report.json and confusion.png), `--tta flip` averages
+ * the softmax probabilities of an image and its horizontal flip, and `--attention MODE`
+ * evaluates in another inference attention mode than the checkpoint's. On the synthetic
+ * fine-grained benchmark (CUB layout, read with --dataset cub) and a tiny random S3N.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -105,7 +106,7 @@ describe('s3n eval --report DIR --tta flip', () => {
     const four = `fused ${pct}, raw ${pct}, discriminative ${pct}, complementary ${pct}`;
     expect(r.stdout).toMatch(new RegExp(`^cub test \\(18 images, checkpoint .*ck, flip TTA\\): top-1 ${four}; top-5 ${four} \\(\\d+\\.\\d s\\)\\nreport: .*report\\.json, .*confusion\\.png\\n$`));
     const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
-    expect(report).toMatchObject({ dataset: 'cub', split: 'test', images: 18, tta: 'flip', k: 5, classImages: [3, 3, 3, 3, 3, 3] });
+    expect(report).toMatchObject({ dataset: 'cub', split: 'test', attention: 'extreme', images: 18, tta: 'flip', k: 5, classImages: [3, 3, 3, 3, 3, 3] });
     expect(report.scores).toBe('mean of the softmax probabilities of the image and of its horizontal flip');
     expect(report.classes).toEqual(readCub(data).classNames);
     expect(Object.keys(report.outputs)).toEqual(['fused', 'raw', 'discriminative', 'complementary']);
@@ -151,5 +152,40 @@ describe('s3n eval --report DIR --tta flip', () => {
       expect(x.code).toBe(2);
       expect(x.stdout).toBe('');
     }
+  }, 60000);
+});
+
+describe('s3n eval --attention', () => {
+  const base = () => ['eval', '--checkpoint', checkpoint, '--dataset', 'cub', '--data', data, '--batch-size', '4'];
+  const reportOf = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+
+  it("evaluates the checkpoint in the mode given, as evaluate() does in process; without it, in the checkpoint's", async () => {
+    expect(s3n.attention.inferenceMode).toBe('extreme');
+    const inProcess = async (mode: 'extreme' | 'all') => {
+      s3n.setModes({ inference: mode });
+      return (await evaluate(s3n, testPipeline(), 0)).outputs;
+    };
+    const all = await inProcess('all');
+    const extreme = await inProcess('extreme');
+    const [dAll, dDefault] = [path.join(root, 'attention-all'), path.join(root, 'attention-default')];
+    const [withFlag, without] = await Promise.all([cli([...base(), '--attention', 'all', '--report', dAll]), cli([...base(), '--report', dDefault])]);
+    for (const r of [withFlag, without]) {
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    expect(withFlag.stdout).toMatch(/^cub test \(18 images, checkpoint .*ck, 'all' attention\): top-1 /);
+    expect(without.stdout).toMatch(/^cub test \(18 images, checkpoint .*ck\): top-1 /);
+    // The report names the mode the outputs were computed in, and they are that mode's.
+    expect([reportOf(dAll).attention, reportOf(dDefault).attention]).toEqual(['all', 'extreme']);
+    for (const name of S3N_OUTPUTS) {
+      expect(reportOf(dAll).outputs[name].confusion).toEqual(all[name].confusion);
+      expect(reportOf(dDefault).outputs[name].confusion).toEqual(extreme[name].confusion);
+    }
+  }, 90000);
+
+  it('refuses a bad --attention before evaluating', async () => {
+    const r = await cli([...base(), '--attention', 'best']);
+    expect(r.stderr.split('\n')[0]).toBe("s3n eval: --attention must be one of extreme, all, random, but got 'best'.");
+    expect([r.code, r.stdout]).toEqual([2, '']);
   }, 60000);
 });
