@@ -24,12 +24,12 @@ import { alignClasses, evaluate, TTA_MODES } from './evaluate';
 import { prepareReportDir, writeEvalReport } from './eval_report';
 import { writeFineGrainedDataset } from '../data/fine_grained_synthetic';
 import { loadS3N } from './model_setup';
-import type { S3N } from '../model/s3n';
+import { BRANCH_STATISTICS, type S3N } from '../model/s3n';
 import { checkWeightsOption } from './pretrained';
 import { writeExplanationPictures } from './picture';
 import { exportForWeb } from './export';
 import { writeSyntheticDataset } from './synthetic';
-import { BRANCH_STATISTICS, formatAccuracies, MAX_SKIPPED_STEPS, train, TrainOptions } from './train';
+import { formatAccuracies, MAX_SKIPPED_STEPS, train, TrainOptions } from './train';
 import { S3N_DEFAULTS as D } from '../defaults';
 
 type Values = Record<string, string | boolean | undefined>;

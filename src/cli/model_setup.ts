@@ -6,7 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { cutBackbone, resnet50, smallResNet } from '../backbones/resnet';
 import { fileSystem } from '../io/fs_io';
 import { loadCheckpoint, LoadedCheckpoint } from '../io/checkpoint';
-import { S3N } from '../model/s3n';
+import { BranchStatisticsMode, S3N } from '../model/s3n';
 import { formatShape } from '../ops/validation';
 import { UsageError } from './backend';
 import { buildPretrainedBackbone } from './pretrained';
@@ -47,7 +47,7 @@ export interface ModelConfig {
    * The branches' batch-norm moving statistics: `'shared'` (unset, the authors') or
    * `'per-branch'` (`--branch-statistics`, beyond the paper; see {@link S3NOptions.branchStatistics}).
    */
-  branchStatistics?: 'shared' | 'per-branch';
+  branchStatistics?: BranchStatisticsMode;
 }
 
 /**

@@ -13,7 +13,7 @@ import { CheckpointRun, CheckpointState, loadCheckpoint, readCheckpointState, Re
 import { writeFileAtomic } from '../io/fs_io';
 import { stepDecay, stageModes } from '../model/schedule';
 import type { GroupedSGD } from '../model/optimizer';
-import { S3N } from '../model/s3n';
+import { BranchStatisticsMode, S3N } from '../model/s3n';
 import { UsageError } from './backend';
 import { Accuracies, evaluate } from './evaluate';
 import { ensureWritableFolder } from './folders';
@@ -44,7 +44,7 @@ export interface TrainOptions {
    * authors') or kept per branch (`--branch-statistics per-branch`, beyond the paper;
    * {@link S3NOptions.branchStatistics}).
    */
-  branchStatistics?: 'shared' | 'per-branch';
+  branchStatistics?: BranchStatisticsMode;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -100,9 +100,6 @@ export interface EpochMetrics {
   /** Training steps skipped because their loss or a gradient was not finite. */
   skippedSteps: number;
 }
-
-/** The values of `--branch-statistics` ({@link TrainOptions.branchStatistics}). */
-export const BRANCH_STATISTICS = ['shared', 'per-branch'] as const;
 
 /** Options that must agree with the checkpoint when resuming. */
 const FIXED_ON_RESUME = ['dataset', 'backbone', 'weights', 'cutLayer', 'widths', 'inputSize', 'sourceSize', 'branchStatistics', 'batchSize', 'lr', 'switchEpoch', 'lrStep', 'seed', 'gridSize', 'paddingSize', 'fwhm', 'bnMomentum', 'annotation'] as const;

@@ -1,5 +1,5 @@
-export { S3N, S3N_OUTPUTS } from './s3n';
-export type { S3NOptions, S3NOutputs, S3NExplanation, S3NOptimizerOptions, TrainStepOptions, SourceOption } from './s3n';
+export { BRANCH_STATISTICS, S3N, S3N_OUTPUTS } from './s3n';
+export type { S3NOptions, S3NOutputs, S3NExplanation, S3NOptimizerOptions, TrainStepOptions, SourceOption, BranchStatisticsMode } from './s3n';
 export { s3nLoss, smoothCrossEntropy } from './loss';
 export type { S3NLossOptions } from './loss';
 export { GroupedSGD } from './optimizer';

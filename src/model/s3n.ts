@@ -87,7 +87,7 @@ export interface S3NOptions
    * Read it back with {@link S3N.branchStatistics}; {@link S3N.branchMovingStatistics} gives each
    * branch's variables. Needs a backbone with BatchNormalization layers.
    */
-  branchStatistics?: 'shared' | 'per-branch';
+  branchStatistics?: BranchStatisticsMode;
   /**
    * A named configuration of every other model option ({@link S3N_PRESETS}); options given
    * beside it win. `'authors'`: the paper's network as the authors' code builds it (today also
@@ -182,7 +182,10 @@ export interface TrainStepOptions extends S3NLossOptions, SourceOption {
 export const S3N_OUTPUTS = ['fused', 'raw', 'discriminative', 'complementary'] as const;
 
 /** The values of {@link S3NOptions.branchStatistics}. */
-const BRANCH_STATISTICS = ['shared', 'per-branch'] as const;
+export const BRANCH_STATISTICS = ['shared', 'per-branch'] as const;
+
+/** One of {@link BRANCH_STATISTICS}. */
+export type BranchStatisticsMode = (typeof BRANCH_STATISTICS)[number];
 
 /**
  * The S3N network. `s3n.model` is a plain `tf.LayersModel` with the outputs
@@ -362,7 +365,7 @@ export class S3N {
    * Whether the three branches share the backbone's batch-norm moving statistics (`'shared'`,
    * the authors') or each has its own (`'per-branch'`), see {@link S3NOptions.branchStatistics}.
    */
-  get branchStatistics(): 'shared' | 'per-branch' {
+  get branchStatistics(): BranchStatisticsMode {
     return this.branchLayers.length === 0 ? 'shared' : 'per-branch';
   }
 
