@@ -181,6 +181,19 @@ export interface TrainStepOptions extends S3NLossOptions, SourceOption {
  */
 export const S3N_OUTPUTS = ['fused', 'raw', 'discriminative', 'complementary'] as const;
 
+/**
+ * `options` with the values of its `preset` (from `presets`, {@link S3N_PRESETS} by default)
+ * filled in where it leaves them undefined; without a preset, `options` itself.
+ *
+ * @internal
+ */
+export function withPreset(fn: string, options: S3NOptions, presets: Readonly<Record<string, Partial<S3NOptions>>> = S3N_PRESETS): S3NOptions {
+  if (options.preset === undefined) return options;
+  checkOneOf(fn, 'preset', options.preset, Object.keys(presets));
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { ...presets[options.preset], ...given } as S3NOptions;
+}
+
 /** The values of {@link S3NOptions.branchStatistics}. */
 export const BRANCH_STATISTICS = ['shared', 'per-branch'] as const;
 
@@ -259,11 +272,7 @@ export class S3N {
     const fn = 'S3N.create';
     if (!(backbone instanceof tfl.LayersModel)) fail(fn, 'backbone', 'a tf.LayersModel', describeValue(backbone));
     if (options == null || typeof options !== 'object') fail(fn, 'options', 'an object with at least {classes}', describeValue(options));
-    if (options.preset !== undefined) {
-      checkOneOf(fn, 'preset', options.preset, Object.keys(S3N_PRESETS));
-      const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-      options = { ...S3N_PRESETS[options.preset], ...given } as S3NOptions;
-    }
+    options = withPreset(fn, options);
     checkInteger(fn, 'classes', options.classes, 2);
     if (backbone.inputs.length !== 1 || backbone.outputs.length !== 1) {
       fail(fn, 'backbone', 'a model with one input and one output', `${backbone.inputs.length} inputs and ${backbone.outputs.length} outputs`);

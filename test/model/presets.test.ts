@@ -5,6 +5,7 @@
  */
 import { S3N, S3N_DEFAULTS, S3N_PRESETS, smallResNet } from '../../src';
 import { expectNoLeak } from '../helpers/numeric';
+import { withPreset } from '../../src/model/s3n';
 
 const backbone = () => smallResNet({ inputSize: 32, widths: [4, 8], seed: 5 });
 
@@ -67,5 +68,27 @@ describe("S3N.create({ preset: 'authors' })", () => {
       expect(() => S3N.create(bb, { classes: 3, preset: 'paper' as 'authors' })).toThrow("S3N.create: preset must be one of 'authors', but got 'paper'.");
     });
     bb.dispose();
+  });
+});
+
+describe('withPreset (how S3N.create applies a preset)', () => {
+  // A preset table whose values differ from the defaults, so that applying it is observable.
+  const presets = { authors: { useBuffers: false, gridSize: 15, radius: 0.2 } };
+
+  test("fills the options the caller left undefined with the preset's values", () => {
+    expect(withPreset('f', { classes: 3, preset: 'authors' }, presets)).toEqual({ classes: 3, preset: 'authors', useBuffers: false, gridSize: 15, radius: 0.2 });
+  });
+
+  test('an option given beside the preset wins; one given as undefined does not', () => {
+    expect(withPreset('f', { classes: 3, preset: 'authors', gridSize: 31, radius: undefined }, presets)).toEqual({ classes: 3, preset: 'authors', useBuffers: false, gridSize: 31, radius: 0.2 });
+  });
+
+  test('without a preset the options are returned as given', () => {
+    const options = { classes: 3, useBuffers: true };
+    expect(withPreset('f', options, presets)).toBe(options);
+  });
+
+  test('an unknown preset names the table it is not in', () => {
+    expect(() => withPreset('f', { classes: 3, preset: 'paper' as 'authors' }, { authors: {}, lean: {} })).toThrow("f: preset must be one of 'authors', 'lean', but got 'paper'.");
   });
 });
